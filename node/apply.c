@@ -1,0 +1,408 @@
+/*
+ * apply.c - the records cache of one write transaction, appending accepted
+ * envelopes to the log, applying readable bodies, and rebuilding a scope.
+ *
+ * Records are read and decoded once per transaction, changed in memory by every
+ * envelope of the batch that touches them, and encoded and written once at the
+ * end: a catch-up batch that updates one record a thousand times costs one
+ * LMDB put, not a thousand.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+struct rc_entry {
+    char *key;
+    size_t klen;
+    uint64_t hash;
+    struct crdt_record rec;
+    int dirty;
+};
+
+struct node__reccache {
+    struct rc_entry *t;
+    size_t cap, n;
+};
+
+#define RC_FLUSH_AT 20000 /* entries kept before a rebuild flushes */
+
+static uint64_t fnv(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)k[i]) * 1099511628211ull;
+    return h;
+}
+
+struct node__reccache *node__reccache_new(void)
+{
+    struct node__reccache *rc = tx_calloc(1, sizeof(*rc));
+
+    if (!rc)
+        return NULL;
+    rc->cap = 64;
+    rc->t = tx_calloc(rc->cap, sizeof(*rc->t));
+    if (!rc->t) {
+        tx_free(rc);
+        return NULL;
+    }
+    return rc;
+}
+
+static void rc_clear(struct node__reccache *rc)
+{
+    for (size_t i = 0; i < rc->cap; i++) {
+        if (!rc->t[i].key)
+            continue;
+        tx_free(rc->t[i].key);
+        crdt_record_release(&rc->t[i].rec);
+        memset(&rc->t[i], 0, sizeof(rc->t[i]));
+    }
+    rc->n = 0;
+}
+
+void node__reccache_free(struct node__reccache *rc)
+{
+    if (!rc)
+        return;
+    rc_clear(rc);
+    tx_free(rc->t);
+    tx_free(rc);
+}
+
+static int rc_grow(struct node__reccache *rc)
+{
+    size_t ncap = rc->cap * 2;
+    struct rc_entry *nt = tx_calloc(ncap, sizeof(*nt));
+
+    if (!nt)
+        return TX_ENOMEM;
+    for (size_t i = 0; i < rc->cap; i++) {
+        size_t j;
+
+        if (!rc->t[i].key)
+            continue;
+        for (j = rc->t[i].hash & (ncap - 1); nt[j].key; j = (j + 1) & (ncap - 1))
+            ;
+        nt[j] = rc->t[i];
+    }
+    tx_free(rc->t);
+    rc->t = nt;
+    rc->cap = ncap;
+    return TX_OK;
+}
+
+int node__reccache_get(struct node_store *s, MDB_txn *txn, struct node__reccache *rc,
+                       const char *scope, const char *type, size_t tl, const char *id, size_t il,
+                       struct crdt_record **out)
+{
+    char key[CRDT_MAX_SCOPE + CRDT_MAX_TYPE + CRDT_MAX_ID + 2];
+    size_t klen, j;
+    uint64_t h;
+    MDB_val k, v;
+    int rc_, err;
+
+    if ((err = node__record_key(key, sizeof(key), &klen, scope, strlen(scope), type, tl, id, il)))
+        return err;
+    h = fnv(key, klen);
+    for (j = h & (rc->cap - 1); rc->t[j].key; j = (j + 1) & (rc->cap - 1))
+        if (rc->t[j].hash == h && rc->t[j].klen == klen && memcmp(rc->t[j].key, key, klen) == 0) {
+            *out = &rc->t[j].rec;
+            rc->t[j].dirty = 1;
+            return TX_OK;
+        }
+    if ((rc->n + 1) * 10 > rc->cap * 7) {
+        if ((err = rc_grow(rc)))
+            return err;
+        for (j = h & (rc->cap - 1); rc->t[j].key; j = (j + 1) & (rc->cap - 1))
+            ;
+    }
+    rc->t[j].key = tx_malloc(klen);
+    if (!rc->t[j].key)
+        return TX_ENOMEM;
+    memcpy(rc->t[j].key, key, klen);
+    rc->t[j].klen = klen;
+    rc->t[j].hash = h;
+    rc->t[j].dirty = 1;
+    crdt_record_init(&rc->t[j].rec);
+    rc->n++;
+    k.mv_size = klen;
+    k.mv_data = key;
+    rc_ = mdb_get(txn, s->dbi[DB_RECORDS], &k, &v);
+    if (rc_ == 0) {
+        err = crdt_record_decode(&rc->t[j].rec, v.mv_data, v.mv_size);
+        if (err)
+            return err == TX_ENOMEM ? err : TX_ECORRUPT;
+    } else if (rc_ != MDB_NOTFOUND) {
+        return node__mdb_err(rc_);
+    }
+    *out = &rc->t[j].rec;
+    return TX_OK;
+}
+
+int node__reccache_flush(struct node_store *s, MDB_txn *txn, struct node__reccache *rc)
+{
+    struct tx_mpw w;
+    int err = TX_OK;
+
+    tx_mpw_init(&w, (size_t)64 << 20);
+    for (size_t i = 0; i < rc->cap && !err; i++) {
+        struct rc_entry *e = &rc->t[i];
+        MDB_val k, v;
+
+        if (!e->key || !e->dirty)
+            continue;
+        k.mv_size = e->klen;
+        k.mv_data = e->key;
+        if (e->rec.n == 0) {
+            int rc_ = mdb_del(txn, s->dbi[DB_RECORDS], &k, NULL);
+            err = rc_ == MDB_NOTFOUND ? TX_OK : node__mdb_err(rc_);
+            continue;
+        }
+        w.len = 0;
+        if ((err = crdt_record_encode(&e->rec, &w)))
+            break;
+        v.mv_size = w.len;
+        v.mv_data = w.buf;
+        err = node__mdb_err(mdb_put(txn, s->dbi[DB_RECORDS], &k, &v, 0));
+        e->dirty = 0;
+    }
+    tx_mpw_release(&w);
+    if (!err)
+        rc_clear(rc);
+    return err;
+}
+
+int node__apply_body(struct node_store *s, MDB_txn *txn, struct node__reccache *rc,
+                     const struct crdt_env *e, const struct crdt_body *b)
+{
+    int err = crdt_body_check_causal(b, e);
+
+    if (err)
+        return TX_EBODY;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const struct crdt_op *op = &b->ops[i];
+        struct crdt_record *rec;
+        struct crdt_dot dot;
+
+        if ((err = node__reccache_get(s, txn, rc, e->scope, op->type, op->type_len, op->id,
+                                      op->id_len, &rec)))
+            return err;
+        memcpy(dot.origin, e->origin, CRDT_KEY_BYTES);
+        dot.seq = e->seq;
+        dot.idx = i;
+        if ((err = crdt_record_apply(rec, op, &dot, e->hlc)))
+            return err;
+    }
+    return TX_OK;
+}
+
+int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts)
+{
+    uint64_t hlc;
+    int err;
+
+    memset(ts, 0, sizeof(*ts));
+    ts->now = node__now(s);
+    if ((err = node__meta_get_u64(s, txn, "next_arrival", &ts->next_arrival)) ||
+        (err = node__meta_get_u64(s, txn, "hlc", &hlc)))
+        return err;
+    if (ts->next_arrival == 0)
+        ts->next_arrival = 1;
+    /* Another process may have written since we last looked. */
+    if (hlc > s->hlc.last)
+        s->hlc.last = hlc;
+    return TX_OK;
+}
+
+int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts)
+{
+    int err = node__meta_put_u64(s, txn, "next_arrival", ts->next_arrival);
+
+    if (!err)
+        err = node__meta_put_u64(s, txn, "hlc", s->hlc.last);
+    if (!err)
+        err = node__stat_add(s, txn, NODE_R_BADBODY, ts->badbody);
+    return err;
+}
+
+static void logkey(uint8_t *k, uint32_t idx, uint64_t seq)
+{
+    node__put_u32(k, idx);
+    node__put_u64(k + 4, seq);
+}
+
+/* Decrypt, decode and apply e when this node can read it. Returns TX_OK, or an
+ * error of the store; a body that is bad is counted and skipped. */
+static int apply_readable(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
+                          struct node__reccache *rc, const struct crdt_env *e, int *readable)
+{
+    uint8_t *pt;
+    size_t ptlen;
+    struct crdt_body b;
+    int err = node__body_open(s, e, &pt, &ptlen);
+
+    *readable = err != TX_ENOKEY;
+    if (err == TX_ENOKEY)
+        return TX_OK;
+    if (err == TX_ENOMEM)
+        return err;
+    if (err) {
+        ts->badbody++;
+        return TX_OK;
+    }
+    err = crdt_body_decode(&b, pt, ptlen);
+    if (!err)
+        err = node__apply_body(s, txn, rc, e, &b);
+    crdt_body_release(&b);
+    tx_free(pt);
+    if (err == TX_ENOMEM || err == TX_ESTORE || err == TX_EMAPFULL || err == TX_EIO ||
+        err == TX_ECORRUPT)
+        return err;
+    if (err) {
+        /* Signed by its origin, but not a valid body: every reader skips it the
+         * same way, so replicas still agree. */
+        char hex[NODE_SHORT_ID + 1];
+
+        node_hex(e->origin, NODE_SHORT_ID / 2, hex);
+        node__log(s, NODE_LOG_WARN, "ingest: %s#%llu body skipped: %s", hex,
+                  (unsigned long long)e->seq, tx_strerror(err));
+        ts->badbody++;
+    }
+    return TX_OK;
+}
+
+int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
+                 struct node__reccache *rc, struct origin_row *o, const struct crdt_env *e,
+                 const uint8_t *bytes, size_t len, const uint8_t hash[CRDT_HASH_BYTES], int apply,
+                 int *readable)
+{
+    uint8_t lk[12], ak[8], sk[CRDT_MAX_SCOPE + 9];
+    MDB_val k = {12, lk}, v = {len, (void *)bytes};
+    int rc_, err;
+
+    logkey(lk, o->idx, e->seq);
+    if ((rc_ = mdb_put(txn, s->dbi[DB_LOG], &k, &v, MDB_NOOVERWRITE)))
+        return rc_ == MDB_KEYEXIST ? TX_ECORRUPT : node__mdb_err(rc_);
+    node__put_u64(ak, ts->next_arrival);
+    k.mv_size = 8;
+    k.mv_data = ak;
+    v.mv_size = 12;
+    v.mv_data = lk;
+    if ((rc_ = mdb_put(txn, s->dbi[DB_ARRIVAL], &k, &v, MDB_APPEND)))
+        return node__mdb_err(rc_);
+    memcpy(sk, e->scope, e->scope_len);
+    sk[e->scope_len] = '\0';
+    memcpy(sk + e->scope_len + 1, ak, 8);
+    k.mv_size = e->scope_len + 9;
+    k.mv_data = sk;
+    if ((rc_ = mdb_put(txn, s->dbi[DB_SCOPELOG], &k, &v, 0)))
+        return node__mdb_err(rc_);
+    ts->next_arrival++;
+    o->head = e->seq;
+    memcpy(o->head_hash, hash, CRDT_HASH_BYTES);
+    o->head_hlc = e->hlc;
+    o->received_ms = ts->now;
+    crdt_hlc_recv(&s->hlc, ts->now, e->hlc);
+    *readable = e->epoch == 0 || node__scope_key(s, e->scope, e->epoch) != NULL;
+    if (!apply)
+        return TX_OK;
+    err = apply_readable(s, txn, ts, rc, e, readable);
+    return err;
+}
+
+/* ---- rebuilding a scope ---- */
+
+struct rebuild_ctx {
+    const char *scope;
+};
+
+static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct rebuild_ctx *c = vctx;
+    size_t sl = strlen(c->scope);
+    struct node__reccache *rc = node__reccache_new();
+    struct node__txstate ts;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc_, err;
+    char prefix[CRDT_MAX_SCOPE + 1];
+
+    if (!rc)
+        return TX_ENOMEM;
+    if ((err = node__txstate_load(s, txn, &ts)))
+        goto out;
+    memcpy(prefix, c->scope, sl);
+    prefix[sl] = '\0';
+    /* 1. Drop every record of the scope. */
+    if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur))) {
+        err = node__mdb_err(rc_);
+        goto out;
+    }
+    k.mv_size = sl + 1;
+    k.mv_data = prefix;
+    /* After mdb_cursor_del the cursor already stands on the next entry, and
+     * MDB_NEXT returns that entry rather than skipping it. */
+    rc_ = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc_ == 0 && k.mv_size > sl && memcmp(k.mv_data, prefix, sl + 1) == 0) {
+        if ((rc_ = mdb_cursor_del(cur, 0)))
+            break;
+        rc_ = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if (rc_ && rc_ != MDB_NOTFOUND) {
+        err = node__mdb_err(rc_);
+        goto out;
+    }
+    /* 2. Replay the scope's envelopes in arrival order (a causal order). */
+    if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur))) {
+        err = node__mdb_err(rc_);
+        goto out;
+    }
+    k.mv_size = sl + 1;
+    k.mv_data = prefix;
+    for (rc_ = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc_ == 0 && k.mv_size == sl + 9 && memcmp(k.mv_data, prefix, sl + 1) == 0;
+         rc_ = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val lk = {12, v.mv_data}, env;
+        struct crdt_env e;
+        int readable;
+
+        if (v.mv_size != 12) {
+            err = TX_ECORRUPT;
+            break;
+        }
+        if ((rc_ = mdb_get(txn, s->dbi[DB_LOG], &lk, &env))) {
+            err = node__mdb_err(rc_);
+            break;
+        }
+        if ((err = crdt_env_decode(&e, env.mv_data, env.mv_size))) {
+            err = TX_ECORRUPT;
+            break;
+        }
+        err = apply_readable(s, txn, &ts, rc, &e, &readable);
+        crdt_env_release(&e);
+        if (err)
+            break;
+        if (rc->n > RC_FLUSH_AT && (err = node__reccache_flush(s, txn, rc)))
+            break;
+    }
+    if (!err && rc_ && rc_ != MDB_NOTFOUND)
+        err = node__mdb_err(rc_);
+    if (!err)
+        err = node__reccache_flush(s, txn, rc);
+out:
+    if (cur)
+        mdb_cursor_close(cur);
+    node__reccache_free(rc);
+    return err;
+}
+
+int node__rebuild_scope(struct node_store *s, const char *scope)
+{
+    struct rebuild_ctx c = {scope};
+
+    return node__write_txn(s, rebuild_fn, &c);
+}

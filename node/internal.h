@@ -1,0 +1,169 @@
+/* internal.h - node/ internals shared between its files; not a public header. */
+#ifndef TONGXIN_NODE_INTERNAL_H
+#define TONGXIN_NODE_INTERNAL_H
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "node.h"
+
+/* Named databases, opened once at start in one transaction (docs/storage.md). */
+enum {
+    DB_META = 0,  /* str key -> value */
+    DB_ORIGINS,   /* origin(32) -> struct origin_row (72 bytes) */
+    DB_ORIGIDX,   /* idx u32be -> origin(32) */
+    DB_LOG,       /* idx u32be, seq u64be -> envelope */
+    DB_ARRIVAL,   /* arrival u64be -> idx u32be, seq u64be */
+    DB_SCOPELOG,  /* scope \0 arrival u64be -> idx u32be, seq u64be */
+    DB_RECORDS,   /* scope \0 type \0 id -> canonical record state */
+    DB_HELD,      /* idx u32be, seq u64be -> reason u8, verified u8, envelope */
+    DB_EVIDENCE,  /* idx u32be, seq u64be, hash(32) -> envelope */
+    DB_KEYS,      /* scope \0 epoch u32be -> sealed scope key */
+    DB_PEERS,     /* node id(32) -> msgpack [updated_ms, [[origin, seq]...]] */
+    DB_STATS,     /* reason u32be -> count u64be */
+    DB_COUNT
+};
+
+#define ORIGIN_ROW_BYTES 72
+
+struct origin_row {
+    uint32_t idx;
+    uint32_t flags;
+    uint64_t head;
+    uint8_t head_hash[CRDT_HASH_BYTES];
+    uint64_t head_hlc;
+    uint64_t received_ms;
+    uint64_t cut; /* revocation cut (0: none) */
+};
+
+struct scope_key {
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t epoch;
+    uint8_t *key; /* sodium_malloc'd, 32 bytes */
+};
+
+struct node_store {
+    char *dir;
+    MDB_env *env;
+    MDB_dbi dbi[DB_COUNT];
+    int readonly;
+    struct node_os os;
+    struct node_info info;
+    /* identity: secret key in guarded memory */
+    unsigned char *sk;  /* crypto_sign_SECRETKEYBYTES, sodium_malloc */
+    unsigned char *xsk; /* X25519 secret, sodium_malloc */
+    uint8_t pk[CRDT_KEY_BYTES];
+    uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+    int have_sk;
+    struct crdt_hlc hlc;
+    /* readable scope keys */
+    struct scope_key *keys;
+    size_t nkeys;
+    size_t map_size, map_max;
+    uint64_t max_held;
+};
+
+/* ---- helpers (store.c) ---- */
+int node__mdb_err(int rc);
+uint64_t node__now(struct node_store *s);
+void node__random(struct node_store *s, void *buf, size_t n);
+void node__log(struct node_store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Run fn inside a write transaction and commit durably. On MDB_MAP_FULL the
+ * transaction is aborted, the map grown and fn run again from the start (fn must
+ * keep no state outside the transaction, or restore it when called again). */
+typedef int (*node__txn_fn)(struct node_store *s, MDB_txn *txn, void *ctx);
+int node__write_txn(struct node_store *s, node__txn_fn fn, void *ctx);
+/* Begin a read-only transaction (handles MDB_MAP_RESIZED). */
+int node__read_txn(struct node_store *s, MDB_txn **txn);
+
+void node__put_u32(uint8_t *p, uint32_t v);
+void node__put_u64(uint8_t *p, uint64_t v);
+uint32_t node__get_u32(const uint8_t *p);
+uint64_t node__get_u64(const uint8_t *p);
+
+/* origins */
+void node__origin_encode(const struct origin_row *o, uint8_t out[ORIGIN_ROW_BYTES]);
+int node__origin_decode(const void *buf, size_t len, struct origin_row *o);
+/* Look up an origin row; with create, allocate an index for an unknown origin. */
+int node__origin_get(struct node_store *s, MDB_txn *txn, const uint8_t *origin, int create,
+                     struct origin_row *o);
+int node__origin_put(struct node_store *s, MDB_txn *txn, const uint8_t *origin,
+                     const struct origin_row *o);
+int node__origin_by_idx(struct node_store *s, MDB_txn *txn, uint32_t idx, uint8_t *origin);
+
+/* meta */
+int node__meta_get_u64(struct node_store *s, MDB_txn *txn, const char *key, uint64_t *v);
+int node__meta_put_u64(struct node_store *s, MDB_txn *txn, const char *key, uint64_t v);
+int node__stat_add(struct node_store *s, MDB_txn *txn, int reason, uint64_t n);
+
+/* Record keys: scope \0 type \0 id. */
+int node__record_key(char *buf, size_t cap, size_t *len, const char *scope, size_t sl,
+                     const char *type, size_t tl, const char *id, size_t il);
+int node__record_key_split(const void *key, size_t len, struct node_record *r);
+
+/* keys (keys.c) */
+const uint8_t *node__scope_key(struct node_store *s, const char *scope, uint32_t epoch);
+/* The newest epoch this node holds for scope (0 if none). */
+uint32_t node__scope_epoch(struct node_store *s, const char *scope);
+/* Create the first key of a scope inside txn (kept in memory only on commit). */
+int node__scope_key_create(struct node_store *s, MDB_txn *txn, const char *scope,
+                           uint32_t *epoch);
+int node__keys_load(struct node_store *s, MDB_txn *txn);
+/* Ensure this node holds a key for scope (creating epoch 1 in its own
+ * transaction when it holds none); epoch 0 for the public scope. */
+int node__scope_ensure_key(struct node_store *s, const char *scope, uint32_t *epoch);
+int node__key_unwrap(struct node_store *s, const uint8_t *blob, size_t len, char *scope,
+                     uint32_t *epoch, uint8_t key[32]);
+/* Store a key sealed to self and keep it in memory; TX_EEXIST if held already. */
+int node__key_install(struct node_store *s, const char *scope, uint32_t epoch,
+                      const uint8_t key[32]);
+/* Rebuild every record of scope from the log (after a key arrives). */
+int node__rebuild_scope(struct node_store *s, const char *scope);
+void node__keys_free(struct node_store *s);
+
+/* crypto of envelope bodies (keys.c) */
+void node__body_ad(const struct crdt_env *e, uint8_t *ad, size_t *adlen);
+/* Decrypt e's body into a new buffer (caller frees with tx_free). TX_ENOKEY when
+ * this node cannot read the scope, TX_ECRYPTO when it does not authenticate. For
+ * epoch 0 the body is copied as it is. */
+int node__body_open(struct node_store *s, const struct crdt_env *e, uint8_t **pt, size_t *ptlen);
+int node__sign_verify(const uint8_t *env, size_t len, const uint8_t origin[CRDT_KEY_BYTES]);
+/* Sign an encoded envelope in place (its last 64 bytes). */
+int node__sign(struct node_store *s, uint8_t *env, size_t len);
+/* Encrypt a body for e (fills e->nonce); epoch 0 copies it. */
+int node__body_seal(struct node_store *s, struct crdt_env *e, const uint8_t *pt, size_t ptlen,
+                    uint8_t **ct, size_t *ctlen);
+
+/* Apply a decoded, readable envelope body to the records of its scope within txn
+ * (records cache in ingest.c). */
+struct node__reccache;
+int node__apply_body(struct node_store *s, MDB_txn *txn, struct node__reccache *rc,
+                     const struct crdt_env *e, const struct crdt_body *b);
+struct node__reccache *node__reccache_new(void);
+int node__reccache_flush(struct node_store *s, MDB_txn *txn, struct node__reccache *rc);
+void node__reccache_free(struct node__reccache *rc);
+/* Load a record through the cache (creating an empty one if absent). */
+int node__reccache_get(struct node_store *s, MDB_txn *txn, struct node__reccache *rc,
+                       const char *scope, const char *type, size_t tl, const char *id, size_t il,
+                       struct crdt_record **out);
+
+/* Append an accepted envelope to the log (log, arrival, scopelog) and move the
+ * origin's head; decrypt and apply it when readable. */
+struct node__txstate {
+    uint64_t next_arrival; /* loaded at the start of the transaction */
+    uint64_t now;
+    uint64_t badbody;
+};
+int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts);
+int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts);
+/* apply: 0 for local writes (already applied while building the envelope). */
+int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
+                 struct node__reccache *rc, struct origin_row *o, const struct crdt_env *e,
+                 const uint8_t *bytes, size_t len, const uint8_t hash[CRDT_HASH_BYTES], int apply,
+                 int *readable);
+
+#define NODE_SIG_CONTEXT "tongxin-envelope-v1"
+
+#endif

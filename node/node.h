@@ -1,0 +1,346 @@
+/*
+ * node.h - the node: identity, the LMDB store of signed per-origin logs,
+ * local writes, verified ingest, bundles and the read side used by the CLI.
+ *
+ * Contract for the whole module
+ * - Errors: int return, 0 on success, a negative TX_E* code (crdt.h) on failure.
+ *   LMDB, libsodium and errno codes are translated here and never leak out.
+ * - Durability: a function that writes returns 0 only after the LMDB transaction
+ *   committed durably (fsync'd); on any error nothing of that call is stored.
+ * - Threading: a struct node_store is used by one thread at a time. Several
+ *   processes may open one data directory (LMDB coordinates them); read-only
+ *   opens never block a writer.
+ * - Ownership: every pointer returned through an output argument is owned by
+ *   the caller and freed with the matching _release/_free function unless the
+ *   comment says "borrowed", in which case it lives until the next call on the
+ *   same store (or the end of the callback it was passed to).
+ * - Untrusted input: envelopes and bundles may be arbitrary bytes; bad input is
+ *   reported (a reason per envelope, counted in the store) and never corrupts
+ *   what is stored.
+ */
+#ifndef TONGXIN_NODE_H
+#define TONGXIN_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crdt.h"
+#include "net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NODE_SCHEMA_VERSION 1
+#define NODE_ID_HEX         (2 * CRDT_KEY_BYTES)
+#define NODE_SHORT_ID       8 /* hex digits shown for a short node id */
+#define NODE_MAX_COMMUNITY  32
+#define NODE_MAX_NAME       128
+#define NODE_PUBLIC_SCOPE   "public"
+
+/* Injected operating-system services, so tests and the simulator can fake them.
+ * Any member may be NULL: the real clock, libsodium's randombytes and no logging
+ * are used instead. */
+enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN, NODE_LOG_INFO, NODE_LOG_DEBUG };
+
+struct node_os {
+    uint64_t (*now_ms)(void *ctx);                     /* wall clock, ms since epoch */
+    void (*random)(void *ctx, void *buf, size_t n);    /* cryptographic randomness */
+    void (*log)(void *ctx, int level, const char *msg); /* one line, no newline */
+    void *ctx;
+};
+
+enum node_role { NODE_ROLE_OFFICE = 1, NODE_ROLE_HUB = 2, NODE_ROLE_RELAY = 3 };
+/* "office", "hub", "relay"; NULL for an unknown role. */
+const char *node_role_name(int role);
+/* The role for a name, 0 if unknown. */
+int node_role_parse(const char *s);
+
+/* Scope names: "public" (district-public, plaintext), "general:<community>" and
+ * "private:<community>". Writes `scope` (at least CRDT_MAX_SCOPE + 1 bytes). */
+int node_scope_general(const char *community, char *scope);
+int node_scope_private(const char *community, char *scope);
+
+/* Hex helpers: node ids are the Ed25519 public key in lowercase hex. */
+void node_hex(const uint8_t *b, size_t n, char *out /* 2n+1 */);
+int node_unhex(const char *hex, uint8_t *out, size_t n); /* exact length; TX_EINVAL */
+
+/* ------------------------------------------------------------------------ */
+/* Opening a store                                                           */
+/* ------------------------------------------------------------------------ */
+
+struct node_store;
+
+struct node_init_opts {
+    const char *community; /* [a-z0-9_-], at most NODE_MAX_COMMUNITY bytes */
+    int role;              /* enum node_role */
+    const char *name;      /* optional display name (UTF-8), NULL for none */
+};
+
+/* Create a new data directory: the directory itself (mode 0700) if missing, the
+ * node key pair (node.key mode 0600, node.pub), and the LMDB store with its meta.
+ * TX_EEXIST if dir already holds a node. */
+int node_init(const char *dir, const struct node_init_opts *opts, const struct node_os *os);
+
+enum node_open_flags {
+    NODE_OPEN_READONLY = 1, /* read-only transactions only; no secret key loaded */
+};
+
+/* Open a data directory. TX_ENOTINIT if it holds no node, TX_EVERSION if its
+ * storage schema is newer than this build. The store owns everything it opens;
+ * close it with node_close. */
+int node_open(const char *dir, int flags, const struct node_os *os, struct node_store **out);
+void node_close(struct node_store *s);
+
+/* Map size control for tests (tiny maps) and operators. The store grows the map
+ * by doubling up to max_bytes when a write hits MDB_MAP_FULL, then fails with
+ * TX_EMAPFULL. Call right after node_open. */
+int node_set_map_limits(struct node_store *s, size_t initial_bytes, size_t max_bytes);
+
+struct node_info {
+    uint8_t id[CRDT_KEY_BYTES];
+    char community[NODE_MAX_COMMUNITY + 1];
+    char name[NODE_MAX_NAME + 1];
+    int role;
+    uint32_t schema;
+};
+
+/* Identity and settings of this node. */
+int node_info(struct node_store *s, struct node_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Local writes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* One intended change. The node fills in what it supersedes from the current
+ * state (every current value of an LWW field; the element's dots for a set), so
+ * callers only say what they want. Strings are borrowed for the call. */
+struct node_change {
+    const char *type;
+    const char *id;
+    const char *field;
+    int code;                /* enum crdt_opcode */
+    struct crdt_value value; /* s borrowed */
+};
+
+struct node_write_result {
+    uint8_t origin[CRDT_KEY_BYTES];
+    uint64_t seq;
+    uint64_t hlc;
+    uint8_t hash[CRDT_HASH_BYTES];
+};
+
+/* Write one envelope with these changes into scope (all changes in one
+ * envelope, one durable LMDB transaction: append, apply, advance the head).
+ * Errors: TX_EINVAL (bad names or values), TX_EKIND (wrong value for the op),
+ * TX_EBACKWARD (a status moving backwards), TX_ENOTFOUND (removing an element
+ * that is not in the set), TX_EMAPFULL, TX_ESTORE, TX_EIO. Nothing is written
+ * on error. */
+int node_write(struct node_store *s, const char *scope, const struct node_change *changes,
+               size_t n, struct node_write_result *res);
+
+/* Write several envelopes (nwrites groups of changes) in one transaction: the
+ * group commit used by batched local writers and the benchmarks. sizes[i] is
+ * the number of changes of the i-th envelope. res may be NULL or hold nwrites. */
+int node_write_batch(struct node_store *s, const char *scope, const struct node_change *changes,
+                     const size_t *sizes, size_t nwrites, struct node_write_result *res);
+
+/* ------------------------------------------------------------------------ */
+/* Ingest                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Why an envelope was not applied; the numbers are stable (bundles print them). */
+#define NODE_REASON_MAP(XX)                                                                        \
+    XX(MALFORMED, 1, "malformed envelope")                                                         \
+    XX(OVERSIZED, 2, "envelope over the size limit")                                               \
+    XX(BADSIG, 3, "signature does not verify")                                                     \
+    XX(BADCHAIN, 4, "previous-hash does not match the chain")                                      \
+    XX(EQUIVOCATION, 5, "equivocation: same origin and seq, different envelope")                   \
+    XX(FROZEN, 6, "origin frozen after equivocation")                                              \
+    XX(HELD_GAP, 7, "held: earlier envelopes of the origin missing")                               \
+    XX(HELD_DEPS, 8, "held: causal dependencies missing")                                          \
+    XX(HELD_UNVERIFIED, 9, "held: not yet covered by a verified signature")                        \
+    XX(HELD_SKEW, 10, "held: timestamp too far in the future")                                     \
+    XX(BADBODY, 11, "body does not decrypt or decode; ops skipped")                                \
+    XX(HELD_FULL, 12, "hold queue full")                                                           \
+    XX(UNTRUSTED, 13, "origin not trusted")                                                        \
+    XX(SCOPE, 14, "origin may not write this scope")                                               \
+    XX(REVOKED, 15, "origin revoked at or before this seq")                                        \
+    XX(DISTRICT, 16, "from another district")
+
+enum node_reason {
+#define NODE__REASON(name, num, msg) NODE_R_##name = (num),
+    NODE_REASON_MAP(NODE__REASON)
+#undef NODE__REASON
+        NODE_R_COUNT = 17
+};
+
+/* "malformed", ... (lowercase symbolic name) and the message; NULL if unknown. */
+const char *node_reason_name(int reason);
+const char *node_reason_msg(int reason);
+
+struct node_ingest_report {
+    uint64_t accepted;  /* appended to the log (applied if readable) */
+    uint64_t duplicate; /* already stored (or twice in the batch) */
+    uint64_t held;      /* waiting in the hold queue after this batch */
+    uint64_t released;  /* previously held envelopes applied by this batch */
+    uint64_t unreadable;/* accepted but not readable here (kept for relaying) */
+    uint64_t rejected;  /* sum of by_reason for rejection reasons */
+    uint64_t by_reason[NODE_R_COUNT];
+    uint64_t equivocations;
+};
+
+/* Ingest a batch of encoded envelopes from anywhere (peer, bundle, test), in one
+ * write transaction: decode and size-check, check hash chains, verify
+ * signatures (one per contiguous run of an origin), drop duplicates, hold what
+ * is early, record equivocations, decrypt where readable, apply, advance heads.
+ * Returns 0 when the batch was processed (individual envelopes may still have
+ * been rejected: see rep); an error only when the store itself failed, in which
+ * case nothing of the batch is stored. */
+int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
+                struct node_ingest_report *rep);
+
+/* Try again to apply held envelopes (e.g. after the wall clock caught up with a
+ * skewed timestamp). Cheap when nothing is held. */
+int node_release_held(struct node_store *s, struct node_ingest_report *rep);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A record as read: its state decoded (owned), its key. */
+struct node_record {
+    char scope[CRDT_MAX_SCOPE + 1];
+    char type[CRDT_MAX_TYPE + 1];
+    char id[CRDT_MAX_ID + 1];
+    struct crdt_record rec;
+};
+
+void node_record_release(struct node_record *r);
+
+/* Find a record by type and id in any scope this node reads (scope NULL) or in
+ * one scope. TX_ENOTFOUND if absent. When several scopes hold the same (type,
+ * id) the first in scope order is returned. */
+int node_get(struct node_store *s, const char *scope, const char *type, const char *id,
+             struct node_record *out);
+
+/* Iterate over records (all, or one type when type is non-NULL), in key order.
+ * The callback gets a borrowed record; return non-zero from it to stop (that
+ * value is returned). */
+typedef int (*node_record_cb)(const struct node_record *r, void *ctx);
+int node_records_each(struct node_store *s, const char *type, node_record_cb cb, void *ctx);
+
+/* The state digest over every record stored here (crdt_digest rules), and the
+ * log digest: BLAKE2b-256 over (origin, seq, envelope hash) of every stored log
+ * envelope in (origin, seq) order - equal on nodes holding the same envelopes. */
+int node_digest(struct node_store *s, uint8_t out[CRDT_HASH_BYTES]);
+int node_digest_log(struct node_store *s, uint8_t out[CRDT_HASH_BYTES]);
+
+/* One stored envelope, as listed by `tongxin log`. */
+struct node_log_entry {
+    uint8_t origin[CRDT_KEY_BYTES];
+    uint64_t seq;
+    uint64_t hlc;
+    uint64_t arrival;
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t epoch;
+    int readable;
+    uint8_t hash[CRDT_HASH_BYTES];
+    size_t size;
+    const uint8_t *bytes; /* borrowed: the encoded envelope */
+    const struct crdt_body *body; /* borrowed: decrypted body, NULL if unreadable */
+};
+
+typedef int (*node_log_cb)(const struct node_log_entry *e, void *ctx);
+/* Stored envelopes in arrival order (a causal order), all or one origin's. With
+ * decrypt set, readable bodies are decrypted and decoded for the callback. */
+int node_log_each(struct node_store *s, const uint8_t *origin, int decrypt, node_log_cb cb,
+                  void *ctx);
+
+/* Per-origin state, as `tongxin status` and sync need it. */
+struct node_origin_info {
+    uint8_t origin[CRDT_KEY_BYTES];
+    uint64_t head;
+    uint8_t head_hash[CRDT_HASH_BYTES];
+    uint64_t head_hlc;
+    uint64_t received_ms; /* local time the head was stored */
+    uint32_t flags;       /* NODE_ORIGIN_* */
+    uint64_t held;        /* envelopes of this origin in the hold queue */
+};
+
+#define NODE_ORIGIN_FROZEN  1u
+#define NODE_ORIGIN_REVOKED 2u
+#define NODE_ORIGIN_SELF    4u
+
+typedef int (*node_origin_cb)(const struct node_origin_info *o, void *ctx);
+int node_origins_each(struct node_store *s, node_origin_cb cb, void *ctx);
+
+/* Counters kept in the store. */
+struct node_stats {
+    uint64_t envelopes;  /* in the log */
+    uint64_t records;
+    uint64_t held;
+    uint64_t evidence;   /* equivocation evidence envelopes */
+    uint64_t frozen;     /* frozen origins */
+    uint64_t origins;
+    uint64_t rejected[NODE_R_COUNT]; /* lifetime counts per reason */
+    size_t map_size, map_used;
+};
+int node_stats(struct node_store *s, struct node_stats *st);
+
+/* Re-check every stored signature and hash chain. Calls cb (may be NULL) for
+ * each problem with a one-line description; returns 0 if all hold, TX_ECORRUPT
+ * (after checking everything) if any does not. */
+typedef void (*node_problem_cb)(const char *what, void *ctx);
+int node_verify(struct node_store *s, node_problem_cb cb, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Bundles                                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct node_bundle_report {
+    uint64_t envelopes; /* in the bundle */
+    struct node_ingest_report ingest;
+};
+
+/* Write every stored envelope (for_peer NULL) or only those the given peer lacks
+ * according to its last known vector, in causal order, to path (written to a
+ * temporary file, fsync'd and renamed). *count gets the number written. */
+int node_bundle_export(struct node_store *s, const char *path, const uint8_t *for_peer,
+                       uint64_t *count);
+/* Check the whole bundle (format, checksum) first; a truncated or corrupted file
+ * is refused (TX_ECHECKSUM, TX_ETRUNC, TX_EVERSION, TX_ECORRUPT) with nothing
+ * applied. Then ingest its envelopes through node_ingest in batches. */
+int node_bundle_import(struct node_store *s, const char *path, struct node_bundle_report *rep);
+
+/* ------------------------------------------------------------------------ */
+/* Scope keys                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Wrap this node's newest key of scope for another node (its Ed25519 node id):
+ * a small blob only that node can open. *blob is the caller's (tx_free). */
+int node_key_wrap(struct node_store *s, const char *scope, const uint8_t reader[CRDT_KEY_BYTES],
+                  uint8_t **blob, size_t *len);
+/* Open a wrapped key addressed to this node, keep it, and rebuild that scope's
+ * records from the log (envelopes stored while unreadable become readable).
+ * scope (CRDT_MAX_SCOPE + 1 bytes, may be NULL) receives the scope name.
+ * TX_ENOKEY if the blob is for another node, TX_EEXIST if already held. */
+int node_key_import(struct node_store *s, const uint8_t *blob, size_t len, char *scope);
+
+struct node_key_info {
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t epoch;
+    int readable; /* this node holds the key */
+};
+typedef int (*node_key_cb)(const struct node_key_info *k, void *ctx);
+/* Every (scope, epoch) this node has seen in its log or holds a key for. */
+int node_keys_each(struct node_store *s, node_key_cb cb, void *ctx);
+
+/* Remember what a peer is known to hold (from its bundle or a sync session). */
+int node_peer_vector_set(struct node_store *s, const uint8_t peer[CRDT_KEY_BYTES],
+                         const struct crdt_dep *vec, uint32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TONGXIN_NODE_H */
