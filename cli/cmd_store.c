@@ -32,14 +32,17 @@ int cmd_init(struct cli *c, int argc, char **argv)
 {
     static const char help[] =
         "usage: tongxin [-D DIR] init --community ID --role office|hub|relay [--name NAME]\n"
+        "                            [--district DISTRICT_DIR]\n"
         "\n"
-        "Create a node: its key pair (DIR/node.key, mode 0600) and its store.\n"
+        "Create a node: its key pair (DIR/node.key, mode 0600) and its store. With\n"
+        "--district, also issue and install its certificate (administrator's machine).\n"
         "example: tongxin -D /var/lib/tongxin init --community xidajie --role office \\\n"
         "           --name \"西大街社区\"\n";
-    const char *community = NULL, *role = NULL, *name = NULL;
+    const char *community = NULL, *role = NULL, *name = NULL, *ddir = NULL;
     const struct cli_opt opts[] = {{"--community", 1, &community, NULL},
                                    {"--role", 1, &role, NULL},
                                    {"--name", 1, &name, NULL},
+                                   {"--district", 1, &ddir, NULL},
                                    {NULL, 0, NULL, NULL}};
     struct node_init_opts io;
     struct node_store *s;
@@ -68,9 +71,25 @@ int cmd_init(struct cli *c, int argc, char **argv)
                          community, NODE_MAX_COMMUNITY, NODE_MAX_NAME);
     if (err)
         return cli_fail(err, "init %s", c->dir);
-    if ((rc = cli_open(c, 1, &s)))
+    if ((rc = cli_open(c, ddir ? 0 : 1, &s)))
         return rc;
     node_info(s, &info);
+    if (ddir) {
+        /* The administrator's shortcut: issue and install in one go. */
+        uint8_t *blob = NULL;
+        size_t len = 0;
+
+        if ((rc = cli_issue(ddir, info.id, community, io.role, name, 730, &blob, &len))) {
+            node_close(s);
+            return rc;
+        }
+        err = node_enrol_install(s, blob, len);
+        tx_free(blob);
+        if (err) {
+            node_close(s);
+            return cli_fail(err, "enrol %s", c->dir);
+        }
+    }
     node_close(s);
     node_hex(info.id, CRDT_KEY_BYTES, hex);
     printf("%s\n", hex);

@@ -20,7 +20,8 @@ static const char usage[] =
     "Offline-first sync node for community governance records.\n"
     "\n"
     "Commands:\n"
-    "  init --community ID --role office|hub [--name NAME]   create a node\n"
+    "  init --community ID --role office|hub [--name NAME] [--district DIR]\n"
+    "                                       create a node (and enrol it)\n"
     "  id [--json]                          print this node's id\n"
     "  records put TYPE ID FIELD=VALUE...   write a record (durable on return)\n"
     "  records get TYPE ID [--json]         read a record\n"
@@ -34,6 +35,10 @@ static const char usage[] =
     "  bundle import FILE [--json]          read envelopes from a file\n"
     "  keys list|export|import              scope keys\n"
     "  status [--json]                      node, origins and sync state\n"
+    "  district init --out DIR              create a district (root key, network key)\n"
+    "  cert issue|install                   enrol a node in the district\n"
+    "  certs list [--json]                  nodes known, role, validity\n"
+    "  revoke --district DIR NODE_ID ...    cut a node off and rotate its keys\n"
     "\n"
     "Options:\n"
     "  -D DIR       data directory (default: $TONGXIN_DIR, else\n"
@@ -162,7 +167,8 @@ static const struct command commands[] = {
     {"init", cmd_init},           {"id", cmd_id},         {"records", cmd_records},
     {"conflicts", cmd_conflicts}, {"log", cmd_log},       {"digest", cmd_digest},
     {"verify", cmd_verify},       {"bundle", cmd_bundle}, {"keys", cmd_keys},
-    {"status", cmd_status},       {NULL, NULL},
+    {"status", cmd_status},       {"district", cmd_district}, {"cert", cmd_cert},
+    {"certs", cmd_certs},         {"revoke", cmd_revoke},     {NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -255,6 +255,8 @@ static int apply_readable(struct node_store *s, MDB_txn *txn, struct node__txsta
     err = crdt_body_decode(&b, pt, ptlen);
     if (!err)
         err = node__apply_body(s, txn, rc, e, &b);
+    if (!err && e->epoch == 0)
+        ts->system_dirty = 1; /* public records: certificates, revocations, key wraps */
     crdt_body_release(&b);
     tx_free(pt);
     if (err == TX_ENOMEM || err == TX_ESTORE || err == TX_EMAPFULL || err == TX_EIO ||
@@ -314,14 +316,9 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
 
 /* ---- rebuilding a scope ---- */
 
-struct rebuild_ctx {
-    const char *scope;
-};
-
-static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scope)
 {
-    struct rebuild_ctx *c = vctx;
-    size_t sl = strlen(c->scope);
+    size_t sl = strlen(scope);
     struct node__reccache *rc = node__reccache_new();
     struct node__txstate ts;
     MDB_cursor *cur = NULL;
@@ -333,17 +330,16 @@ static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
         return TX_ENOMEM;
     if ((err = node__txstate_load(s, txn, &ts)))
         goto out;
-    memcpy(prefix, c->scope, sl);
+    memcpy(prefix, scope, sl);
     prefix[sl] = '\0';
-    /* 1. Drop every record of the scope. */
+    /* 1. Drop every record of the scope. After mdb_cursor_del the cursor already
+     * stands on the next entry, and MDB_NEXT returns that entry. */
     if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur))) {
         err = node__mdb_err(rc_);
         goto out;
     }
     k.mv_size = sl + 1;
     k.mv_data = prefix;
-    /* After mdb_cursor_del the cursor already stands on the next entry, and
-     * MDB_NEXT returns that entry rather than skipping it. */
     rc_ = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc_ == 0 && k.mv_size > sl && memcmp(k.mv_data, prefix, sl + 1) == 0) {
         if ((rc_ = mdb_cursor_del(cur, 0)))
@@ -400,9 +396,159 @@ out:
     return err;
 }
 
+static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    return node__rebuild_scope_txn(s, txn, vctx);
+}
+
 int node__rebuild_scope(struct node_store *s, const char *scope)
 {
-    struct rebuild_ctx c = {scope};
+    return node__write_txn(s, rebuild_fn, (void *)scope);
+}
 
-    return node__write_txn(s, rebuild_fn, &c);
+/* ---- revocation cuts ---- */
+
+uint64_t node__origin_head(struct node_store *s, const uint8_t *origin)
+{
+    MDB_txn *txn;
+    struct origin_row o;
+    uint64_t head = 0;
+
+    if (node__read_txn(s, &txn))
+        return 0;
+    if (node__origin_get(s, txn, origin, 0, &o) == TX_OK)
+        head = o.head;
+    mdb_txn_abort(txn);
+    return head;
+}
+
+struct cut_ctx {
+    const uint8_t *origin;
+    uint64_t cut;
+};
+
+/* Delete entries of (idx, seq > cut) from an index whose values are idx, seq. */
+static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut, const char *scope,
+                      char (*scopes)[CRDT_MAX_SCOPE + 1], size_t *nscopes)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+
+    if (rc)
+        return node__mdb_err(rc);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (v.mv_size == 12 && node__get_u32(v.mv_data) == idx &&
+            node__get_u64((const uint8_t *)v.mv_data + 4) > cut) {
+            if (scopes) {
+                /* scopelog keys start with the scope name */
+                const char *z = memchr(k.mv_data, '\0', k.mv_size);
+                size_t sl = z ? (size_t)(z - (const char *)k.mv_data) : 0, j;
+
+                for (j = 0; j < *nscopes; j++)
+                    if (strlen(scopes[j]) == sl && memcmp(scopes[j], k.mv_data, sl) == 0)
+                        break;
+                if (j == *nscopes && *nscopes < 64 && sl <= CRDT_MAX_SCOPE) {
+                    memcpy(scopes[*nscopes], k.mv_data, sl);
+                    scopes[(*nscopes)++][sl] = '\0';
+                }
+            }
+            /* After a delete, MDB_NEXT yields the entry that moved up. */
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    (void)scope;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == 0 ? TX_OK : node__mdb_err(rc);
+}
+
+static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct cut_ctx *c = vctx;
+    struct origin_row o;
+    char scopes[64][CRDT_MAX_SCOPE + 1];
+    size_t nscopes = 0;
+    uint8_t lk[12];
+    MDB_val k = {12, lk}, v;
+    int err, rc;
+
+    if ((err = node__origin_get(s, txn, c->origin, 0, &o)))
+        return err;
+    /* The scopes the dropped envelopes touched, and the indexes pointing at them. */
+    if ((err = drop_index(txn, s->dbi[DB_SCOPELOG], o.idx, c->cut, NULL, scopes, &nscopes)) ||
+        (err = drop_index(txn, s->dbi[DB_ARRIVAL], o.idx, c->cut, NULL, NULL, NULL)))
+        return err;
+    for (uint64_t seq = c->cut + 1; seq <= o.head; seq++) {
+        node__put_u32(lk, o.idx);
+        node__put_u64(lk + 4, seq);
+        rc = mdb_del(txn, s->dbi[DB_LOG], &k, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return node__mdb_err(rc);
+        rc = mdb_del(txn, s->dbi[DB_HELD], &k, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return node__mdb_err(rc);
+    }
+    memset(o.head_hash, 0, sizeof(o.head_hash));
+    o.head_hlc = 0;
+    if (c->cut) {
+        node__put_u32(lk, o.idx);
+        node__put_u64(lk + 4, c->cut);
+        if ((rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v)))
+            return node__mdb_err(rc);
+        crdt_env_hash(v.mv_data, v.mv_size, o.head_hash);
+    }
+    o.head = c->cut;
+    o.cut = c->cut;
+    o.flags |= NODE_ORIGIN_REVOKED;
+    if ((err = node__origin_put(s, txn, c->origin, &o)))
+        return err;
+    for (size_t i = 0; i < nscopes && !err; i++)
+        err = node__rebuild_scope_txn(s, txn, scopes[i]);
+    return err;
+}
+
+int node__truncate_origin(struct node_store *s, const uint8_t *origin, uint64_t cut)
+{
+    struct cut_ctx c = {origin, cut};
+    char hex[NODE_SHORT_ID + 1];
+
+    node_hex(origin, NODE_SHORT_ID / 2, hex);
+    node__log(s, NODE_LOG_WARN, "trust: %s revoked after seq %llu: dropping later envelopes",
+              hex, (unsigned long long)cut);
+    return node__write_txn(s, truncate_fn, &c);
+}
+
+static int mark_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct cut_ctx *c = vctx;
+    struct origin_row o;
+    int err = node__origin_get(s, txn, c->origin, 1, &o);
+
+    if (err)
+        return err;
+    if ((o.flags & NODE_ORIGIN_REVOKED) && o.cut == c->cut)
+        return TX_OK;
+    o.flags |= NODE_ORIGIN_REVOKED;
+    o.cut = c->cut;
+    return node__origin_put(s, txn, c->origin, &o);
+}
+
+int node__mark_revoked(struct node_store *s, const uint8_t *origin, uint64_t cut)
+{
+    struct cut_ctx c = {origin, cut};
+    MDB_txn *txn;
+    struct origin_row o;
+    int err, same = 0;
+
+    /* Most calls find it marked already: look before taking the writer lock. */
+    if ((err = node__read_txn(s, &txn)))
+        return err;
+    if (node__origin_get(s, txn, origin, 0, &o) == TX_OK && (o.flags & NODE_ORIGIN_REVOKED) &&
+        o.cut == cut)
+        same = 1;
+    mdb_txn_abort(txn);
+    return same ? TX_OK : node__write_txn(s, mark_fn, &c);
 }

@@ -59,6 +59,7 @@ struct ingest_ctx {
     uint64_t appended;
     uint64_t sigchecks;
     int release_only;
+    struct node_trust overlay; /* certificates and revocations carried by the batch */
 };
 
 const char *node_reason_name(int reason)
@@ -358,6 +359,18 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
         o->nc = 0;
         return TX_OK;
     }
+    {
+        /* In a district, nothing of an origin without a certificate is kept:
+         * holding it would let anyone fill the hold queue. */
+        int why;
+
+        if (!node__trust_known(s, &c->overlay, o->origin, &why)) {
+            for (i = 0; i < o->nc; i++)
+                reject(c, o->c[i], why);
+            o->nc = 0;
+            return TX_OK;
+        }
+    }
     /* Envelopes at or below the head: duplicates or equivocations. */
     for (i = 0; i < o->nc && o->c[i]->env.seq <= o->row.head; i++) {
         struct cand *x = o->c[i];
@@ -564,6 +577,19 @@ static int apply_ready(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c)
                     x->reason = NODE_R_HELD_SKEW;
                     break;
                 }
+                {
+                    int why = node__trust_check(s, &c->overlay, &x->env);
+
+                    if (why) {
+                        /* The chain stops here for every honest node: refuse
+                         * the rest of this origin's run too. */
+                        for (size_t j = o->next; j < o->nc; j++)
+                            if (o->c[j]->state != C_DONE)
+                                reject(c, o->c[j], why);
+                        o->next = o->nc;
+                        break;
+                    }
+                }
                 if ((err = orig_ensure(s, txn, o)) ||
                     (err = node__append(s, txn, &c->ts, c->rc, &o->row, &x->env, x->bytes,
                                         x->len, x->hash, 1, &readable)))
@@ -642,8 +668,35 @@ static int load_ready_held(struct node_store *s, MDB_txn *txn, struct ingest_ctx
     return err;
 }
 
+/* Certificates and revocations travelling in this batch's public envelopes count
+ * for the batch: an office's first envelope carries its own certificate. */
+static int scan_overlay(struct node_store *s, struct ingest_ctx *c)
+{
+    node__trust_clear(&c->overlay);
+    if (!s->in_district)
+        return TX_OK;
+    for (size_t i = 0; i < c->no; i++)
+        for (size_t j = 0; j < c->o[i].nc; j++) {
+            const struct crdt_env *e = &c->o[i].c[j]->env;
+            struct crdt_body b;
+            int err;
+
+            if (e->epoch != 0 || strcmp(e->scope, NODE_PUBLIC_SCOPE) != 0)
+                continue;
+            if (crdt_body_decode(&b, e->body, e->body_len) == TX_OK)
+                err = node__trust_scan_body(&c->overlay, s->district, &b);
+            else
+                err = TX_OK;
+            crdt_body_release(&b);
+            if (err)
+                return err;
+        }
+    return TX_OK;
+}
+
 static void run_reset(struct ingest_ctx *c)
 {
+    node__trust_clear(&c->overlay);
     for (size_t i = 0; i < c->no; i++)
         tx_free(c->o[i].c);
     tx_free(c->o);
@@ -696,6 +749,8 @@ static int ingest_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     for (size_t i = 0; i < c->no; i++)
         if ((err = load_held(s, txn, c, &c->o[i], 4096)))
             return err;
+    if ((err = scan_overlay(s, c)))
+        return err;
     for (size_t i = 0; i < c->no; i++)
         if ((err = check_origin(s, txn, c, &c->o[i])))
             return err;
@@ -793,6 +848,8 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
             goto out;
     }
     err = node__write_txn(s, ingest_fn, &c);
+    if (!err && c.ts.system_dirty && s->in_district)
+        err = node__system_process(s);
 out:
     run_reset(&c);
     for (size_t i = 0; i < n; i++)
@@ -825,6 +882,8 @@ int node_release_held(struct node_store *s, struct node_ingest_report *rep)
     c.rep = rep;
     c.release_only = 1;
     err = node__write_txn(s, ingest_fn, &c);
+    if (!err && c.ts.system_dirty && s->in_district)
+        err = node__system_process(s);
     run_reset(&c);
     return err;
 }

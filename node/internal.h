@@ -42,6 +42,20 @@ struct scope_key {
     uint8_t *key; /* sodium_malloc'd, 32 bytes */
 };
 
+struct trust_entry {
+    uint8_t node[CRDT_KEY_BYTES];
+    struct node_cert cert;
+    int have_cert;
+    int foreign; /* a certificate of another district was seen for it */
+    int revoked;
+    uint64_t cut;
+};
+
+struct node_trust {
+    struct trust_entry *e;
+    size_t n;
+};
+
 struct node_store {
     char *dir;
     MDB_env *env;
@@ -61,6 +75,10 @@ struct node_store {
     size_t nkeys;
     size_t map_size, map_max;
     uint64_t max_held;
+    /* district membership and what it trusts */
+    int in_district;
+    uint8_t district[CRDT_KEY_BYTES];
+    struct node_trust trust;
 };
 
 /* ---- helpers (store.c) ---- */
@@ -155,6 +173,7 @@ struct node__txstate {
     uint64_t next_arrival; /* loaded at the start of the transaction */
     uint64_t now;
     uint64_t badbody;
+    int system_dirty; /* a public-scope body was applied: certs, keys may change */
 };
 int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts);
 int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts);
@@ -163,6 +182,38 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
                  struct node__reccache *rc, struct origin_row *o, const struct crdt_env *e,
                  const uint8_t *bytes, size_t len, const uint8_t hash[CRDT_HASH_BYTES], int apply,
                  int *readable);
+
+/* trust (trust.c) */
+void node__trust_clear(struct node_trust *t);
+int node__trust_add_cert(struct node_trust *t, const uint8_t *district, const uint8_t *buf,
+                         size_t len);
+int node__trust_add_revocation(struct node_trust *t, const uint8_t *district, const uint8_t *buf,
+                               size_t len);
+int node__trust_scan_body(struct node_trust *t, const uint8_t *district,
+                          const struct crdt_body *b);
+int node__trust_reload(struct node_store *s);
+/* 0 or the NODE_R_* reason to reject e (overlay: certificates seen in the batch). */
+int node__trust_check(struct node_store *s, const struct node_trust *overlay,
+                      const struct crdt_env *e);
+int node__trust_known(struct node_store *s, const struct node_trust *overlay,
+                      const uint8_t *origin, int *reason);
+/* After a commit that applied public records: reload trust, install key wraps
+ * addressed to this node (rebuilding their scopes), enforce revocation cuts. */
+int node__system_process(struct node_store *s);
+uint32_t node__keywrap_changes(struct node_change *ch, char *idbuf, const char *scope,
+                               uint32_t epoch, const uint8_t *reader, const uint8_t *sealed);
+/* Iterate records of one scope and type (a key range, not a full scan). */
+int node__records_range(struct node_store *s, const char *scope, const char *type,
+                        node_record_cb cb, void *ctx);
+
+/* revocation on disk (apply.c) */
+uint64_t node__origin_head(struct node_store *s, const uint8_t *origin);
+int node__truncate_origin(struct node_store *s, const uint8_t *origin, uint64_t cut);
+int node__mark_revoked(struct node_store *s, const uint8_t *origin, uint64_t cut);
+int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scope);
+
+/* mkdir -p: parents 0755, the directory itself 0700. */
+int node__mkdir_p(const char *dir);
 
 #define NODE_SIG_CONTEXT "tongxin-envelope-v1"
 

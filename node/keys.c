@@ -148,7 +148,9 @@ int node__scope_ensure_key(struct node_store *s, const char *scope, uint32_t *ep
     *epoch = node__scope_epoch(s, scope);
     if (*epoch)
         return TX_OK;
-    if (!s->have_sk)
+    /* In a district, scope keys come from the administrator (enrolment, key
+     * wraps); a node inventing its own would split a scope's readers. */
+    if (!s->have_sk || s->in_district)
         return TX_ENOKEY;
     c.scope = scope;
     c.epoch = 1;

@@ -166,13 +166,14 @@ int node_write_batch(struct node_store *s, const char *scope, const struct node_
     XX(UNTRUSTED, 13, "origin not trusted")                                                        \
     XX(SCOPE, 14, "origin may not write this scope")                                               \
     XX(REVOKED, 15, "origin revoked at or before this seq")                                        \
-    XX(DISTRICT, 16, "from another district")
+    XX(DISTRICT, 16, "from another district")                                                     \
+    XX(EXPIRED, 17, "written outside the origin's certificate validity")
 
 enum node_reason {
 #define NODE__REASON(name, num, msg) NODE_R_##name = (num),
     NODE_REASON_MAP(NODE__REASON)
 #undef NODE__REASON
-        NODE_R_COUNT = 17
+        NODE_R_COUNT = 18
 };
 
 /* "malformed", ... (lowercase symbolic name) and the message; NULL if unknown. */
@@ -335,6 +336,90 @@ struct node_key_info {
 typedef int (*node_key_cb)(const struct node_key_info *k, void *ctx);
 /* Every (scope, epoch) this node has seen in its log or holds a key for. */
 int node_keys_each(struct node_store *s, node_key_cb cb, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* District trust (docs/security.md)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A certificate: the district root's signature over a node's key and role.
+ *   cert := [1, district: bin 32, node: bin 32, name: str, community: str,
+ *            role: uint, issued_ms: uint, expires_ms: uint, sig: bin 64]
+ * sig = Ed25519(root, "tongxin-cert-v1" || BLAKE2b-256(bytes before sig)). */
+struct node_cert {
+    uint8_t district[CRDT_KEY_BYTES];
+    uint8_t node[CRDT_KEY_BYTES];
+    char name[NODE_MAX_NAME + 1];
+    char community[NODE_MAX_COMMUNITY + 1];
+    int role;
+    uint64_t issued_ms, expires_ms;
+};
+
+/* Decode a certificate and check its signature against the district key it
+ * names (callers compare cert->district with their own district). */
+int node_cert_decode(const uint8_t *buf, size_t len, struct node_cert *cert);
+
+/* A revocation: [1, district, node, cut: uint, reason: str, issued_ms, sig],
+ * signed by the root with context "tongxin-revocation-v1". Envelopes of node
+ * with seq > cut are invalid everywhere. */
+struct node_revocation {
+    uint8_t district[CRDT_KEY_BYTES];
+    uint8_t node[CRDT_KEY_BYTES];
+    uint64_t cut;
+    char reason[257];
+    uint64_t issued_ms;
+};
+int node_revocation_decode(const uint8_t *buf, size_t len, struct node_revocation *rv);
+
+/* The administrator's district directory (kept offline): root.key, root.pub,
+ * network.key, scopes.key (all secrets mode 0600) and registry/ of what was
+ * issued. */
+struct node_district;
+
+/* Create a district directory. TX_EEXIST if it holds one. */
+int node_district_init(const char *dir, const struct node_os *os);
+int node_district_open(const char *dir, const struct node_os *os, struct node_district **out);
+void node_district_close(struct node_district *d);
+/* The district id (root public key). */
+void node_district_id(const struct node_district *d, uint8_t out[CRDT_KEY_BYTES]);
+
+/* Issue a certificate for node_id and an enrolment file for it: the certificate,
+ * the network key and the scope keys the node may read, each sealed to the node
+ * (so the file may travel by any channel), plus this community's keys wrapped
+ * for every hub. The issue is recorded in the registry. *blob is the caller's
+ * (tx_free). */
+int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_BYTES],
+                        const char *community, int role, const char *name, uint32_t days,
+                        uint8_t **blob, size_t *len);
+
+/* Revoke node_id from cut on (cut 0: from the head the store knows): writes a
+ * root-signed revocation and, for every scope the node could read, a new key
+ * epoch wrapped for every remaining reader, as public records into s. */
+int node_district_revoke(struct node_district *d, struct node_store *s,
+                         const uint8_t node_id[CRDT_KEY_BYTES], uint64_t cut, const char *reason);
+
+/* Install an enrolment file on this node: checks the certificate is for this
+ * node, keeps the district id and network key (sealed), installs the scope keys
+ * and publishes the certificate and key wraps as public records (one envelope).
+ * From then on ingest enforces the district's trust rules. */
+int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len);
+
+/* Whether this node belongs to a district (and its id). */
+int node_district_of(struct node_store *s, uint8_t out[CRDT_KEY_BYTES]);
+/* The network key (for the handshake); TX_ENOTFOUND outside a district. */
+int node_network_key(struct node_store *s, uint8_t out[32]);
+
+enum node_cert_state { NODE_CERT_VALID = 1, NODE_CERT_EXPIRED, NODE_CERT_REVOKED };
+struct node_cert_info {
+    struct node_cert cert;
+    int state;            /* enum node_cert_state, at the time of the call */
+    uint64_t revoked_cut; /* when revoked */
+};
+typedef int (*node_cert_cb)(const struct node_cert_info *c, void *ctx);
+/* Every certificate this node knows (one per node: the latest issued). */
+int node_certs_each(struct node_store *s, node_cert_cb cb, void *ctx);
+/* The certificate state of one node (TX_ENOTFOUND if unknown). */
+int node_cert_lookup(struct node_store *s, const uint8_t node_id[CRDT_KEY_BYTES],
+                     struct node_cert_info *out);
 
 /* Remember what a peer is known to hold (from its bundle or a sync session). */
 int node_peer_vector_set(struct node_store *s, const uint8_t peer[CRDT_KEY_BYTES],

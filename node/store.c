@@ -218,7 +218,7 @@ static int fsync_dir(const char *dir)
 }
 
 /* mkdir -p: parents 0755 as the umask allows, the directory itself 0700. */
-static int mkdir_p(const char *dir)
+int node__mkdir_p(const char *dir)
 {
     char *p = tx_strndup(dir, strlen(dir));
     int err = TX_OK;
@@ -484,6 +484,7 @@ void node_close(struct node_store *s)
     if (!s)
         return;
     node__keys_free(s);
+    node__trust_clear(&s->trust);
     if (s->env)
         mdb_env_close(s->env);
     if (s->sk)
@@ -542,7 +543,23 @@ int node_open(const char *dir, int flags, const struct node_os *os, struct node_
         goto fail;
     if (s->have_sk && (err = node__keys_load(s, txn)))
         goto fail;
+    {
+        MDB_val k = {8, "district"}, v;
+        int rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
+
+        if (rc == 0 && v.mv_size == CRDT_KEY_BYTES) {
+            memcpy(s->district, v.mv_data, CRDT_KEY_BYTES);
+            s->in_district = 1;
+        } else if (rc != MDB_NOTFOUND) {
+            err = rc ? node__mdb_err(rc) : TX_ECORRUPT;
+            goto fail;
+        }
+    }
     mdb_txn_abort(txn);
+    txn = NULL;
+    /* Trust table; a crash between a commit and its key installs is caught up. */
+    if ((err = node__system_process(s)))
+        goto fail;
     *out = s;
     return TX_OK;
 fail:
@@ -598,7 +615,7 @@ int node_init(const char *dir, const struct node_init_opts *opts, const struct n
         return TX_EINVAL;
     if ((err = store_new(dir, os, &s)))
         return err;
-    if ((err = mkdir_p(dir)))
+    if ((err = node__mkdir_p(dir)))
         goto out;
     if (!(p = path_join(dir, "db"))) {
         err = TX_ENOMEM;

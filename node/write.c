@@ -240,7 +240,11 @@ int node_write_batch(struct node_store *s, const char *scope, const struct node_
     c.sizes = sizes;
     c.nwrites = nwrites;
     c.res = res;
-    return node__write_txn(s, write_fn, &c);
+    err = node__write_txn(s, write_fn, &c);
+    /* Public records may be certificates, revocations or key wraps. */
+    if (!err && c.epoch == 0 && s->in_district)
+        err = node__system_process(s);
+    return err;
 }
 
 int node_write(struct node_store *s, const char *scope, const struct node_change *changes,
