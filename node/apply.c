@@ -281,13 +281,15 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
                  int *readable)
 {
     uint8_t lk[12], ak[8], sk[CRDT_MAX_SCOPE + 9];
-    MDB_val k = {12, lk}, v = {len, (void *)bytes};
+    MDB_val k = {12, lk}, v = {len + LOG_PREFIX, NULL};
     int rc_, err;
 
     logkey(lk, o->idx, e->seq);
-    if ((rc_ = mdb_put(txn, s->dbi[DB_LOG], &k, &v, MDB_NOOVERWRITE)))
-        return rc_ == MDB_KEYEXIST ? TX_ECORRUPT : node__mdb_err(rc_);
     node__put_u64(ak, ts->next_arrival);
+    if ((rc_ = mdb_put(txn, s->dbi[DB_LOG], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)))
+        return rc_ == MDB_KEYEXIST ? TX_ECORRUPT : node__mdb_err(rc_);
+    memcpy(v.mv_data, ak, LOG_PREFIX);
+    memcpy((uint8_t *)v.mv_data + LOG_PREFIX, bytes, len);
     k.mv_size = 8;
     k.mv_data = ak;
     v.mv_size = 12;
@@ -374,6 +376,8 @@ int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scop
             err = node__mdb_err(rc_);
             break;
         }
+        if ((err = node__log_split(&env, NULL)))
+            break;
         if ((err = crdt_env_decode(&e, env.mv_data, env.mv_size))) {
             err = TX_ECORRUPT;
             break;
@@ -498,6 +502,8 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
         node__put_u64(lk + 4, c->cut);
         if ((rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v)))
             return node__mdb_err(rc);
+        if ((err = node__log_split(&v, NULL)))
+            return err;
         crdt_env_hash(v.mv_data, v.mv_size, o.head_hash);
     }
     o.head = c->cut;

@@ -188,6 +188,8 @@ static int walk(struct node_store *s, MDB_txn *txn, const uint64_t *known, size_
                 err = node__mdb_err(rc);
                 break;
             }
+            if ((err = node__log_split(&lv, NULL)))
+                break;
             out_record(o, lv.mv_data, lv.mv_size);
             if (o->err) {
                 err = o->err;

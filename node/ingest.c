@@ -382,6 +382,8 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
         rc = mdb_get(txn, s->dbi[DB_LOG], &key, &val);
         if (rc)
             return rc == MDB_NOTFOUND ? TX_ECORRUPT : node__mdb_err(rc);
+        if ((err = node__log_split(&val, NULL)))
+            return err;
         if ((err = crdt_env_hash(val.mv_data, val.mv_size, h)))
             return err;
         if (memcmp(h, x->hash, CRDT_HASH_BYTES) == 0) {

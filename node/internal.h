@@ -12,7 +12,7 @@ enum {
     DB_META = 0,  /* str key -> value */
     DB_ORIGINS,   /* origin(32) -> struct origin_row (72 bytes) */
     DB_ORIGIDX,   /* idx u32be -> origin(32) */
-    DB_LOG,       /* idx u32be, seq u64be -> envelope */
+    DB_LOG,       /* idx u32be, seq u64be -> arrival u64be, envelope */
     DB_ARRIVAL,   /* arrival u64be -> idx u32be, seq u64be */
     DB_SCOPELOG,  /* scope \0 arrival u64be -> idx u32be, seq u64be */
     DB_RECORDS,   /* scope \0 type \0 id -> canonical record state */
@@ -25,6 +25,24 @@ enum {
 };
 
 #define ORIGIN_ROW_BYTES 72
+
+/* A log value is the arrival number (u64be) followed by the envelope bytes. */
+#define LOG_PREFIX 8
+/* Point v at the envelope bytes of a log value; arrival may be NULL. */
+static inline int node__log_split(MDB_val *v, uint64_t *arrival)
+{
+    const uint8_t *p = v->mv_data;
+
+    if (v->mv_size <= LOG_PREFIX)
+        return -20030; /* TX_ECORRUPT */
+    if (arrival)
+        *arrival = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
+                   ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+                   ((uint64_t)p[6] << 8) | p[7];
+    v->mv_data = (uint8_t *)v->mv_data + LOG_PREFIX;
+    v->mv_size -= LOG_PREFIX;
+    return 0;
+}
 
 struct origin_row {
     uint32_t idx;

@@ -243,6 +243,8 @@ int node_digest_log(struct node_store *s, uint8_t out[CRDT_HASH_BYTES])
             uint8_t h[CRDT_HASH_BYTES], seq[8];
 
             memcpy(seq, (const uint8_t *)lkey.mv_data + 4, 8);
+            if ((err = node__log_split(&lv, NULL)))
+                break;
             if ((err = crdt_env_hash(lv.mv_data, lv.mv_size, h)))
                 break;
             crypto_generichash_update(&st, origin, CRDT_KEY_BYTES);
@@ -282,7 +284,7 @@ static int log_entry(struct node_store *s, MDB_txn *txn, uint32_t idx, uint64_t 
     node__put_u64(lk + 4, seq);
     if ((rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v)))
         return rc == MDB_NOTFOUND ? TX_ECORRUPT : node__mdb_err(rc);
-    if (crdt_env_decode(&e, v.mv_data, v.mv_size))
+    if (node__log_split(&v, arrival ? NULL : &arrival) || crdt_env_decode(&e, v.mv_data, v.mv_size))
         return TX_ECORRUPT;
     memset(&le, 0, sizeof(le));
     memcpy(le.origin, e.origin, CRDT_KEY_BYTES);
@@ -501,7 +503,7 @@ int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
 
             node__put_u32(lk, o.idx);
             node__put_u64(lk + 4, seq);
-            if (mdb_get(txn, s->dbi[DB_LOG], &lkey, &lv)) {
+            if (mdb_get(txn, s->dbi[DB_LOG], &lkey, &lv) || node__log_split(&lv, NULL)) {
                 problem(cb, ctx, "missing from the log", origin, seq);
                 bad++;
                 break;
@@ -571,7 +573,7 @@ int node_keys_each(struct node_store *s, node_key_cb cb, void *ctx)
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         struct crdt_env e;
 
-        if (crdt_env_decode(&e, v.mv_data, v.mv_size)) {
+        if (node__log_split(&v, NULL) || crdt_env_decode(&e, v.mv_data, v.mv_size)) {
             err = TX_ECORRUPT;
             break;
         }
