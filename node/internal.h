@@ -97,6 +97,9 @@ struct node_store {
     int in_district;
     uint8_t district[CRDT_KEY_BYTES];
     struct node_trust trust;
+    /* development mode (no district): node ids allowed to connect */
+    uint8_t (*dev_trusted)[CRDT_KEY_BYTES];
+    size_t ndev;
 };
 
 /* ---- helpers (store.c) ---- */

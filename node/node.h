@@ -83,7 +83,9 @@ struct node_init_opts {
 int node_init(const char *dir, const struct node_init_opts *opts, const struct node_os *os);
 
 enum node_open_flags {
-    NODE_OPEN_READONLY = 1, /* read-only transactions only; no secret key loaded */
+    NODE_OPEN_READONLY = 1, /* read-only transactions only */
+    NODE_OPEN_NOSYNC = 2,   /* no fsync at commit: tests and the simulator only,
+                               never for data that must survive a power loss */
 };
 
 /* Open a data directory. TX_ENOTINIT if it holds no node, TX_EVERSION if its
@@ -420,6 +422,22 @@ int node_certs_each(struct node_store *s, node_cert_cb cb, void *ctx);
 /* The certificate state of one node (TX_ENOTFOUND if unknown). */
 int node_cert_lookup(struct node_store *s, const uint8_t node_id[CRDT_KEY_BYTES],
                      struct node_cert_info *out);
+
+/* ------------------------------------------------------------------------ */
+/* Sync                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The store interface for net/ sessions; their store_ctx is the node_store. */
+const struct net_store_ops *node_net_ops(void);
+/* What a session needs from this node: the Ed25519 secret key (borrowed from
+ * the store, guarded memory), the network key, and the certificate (*cert is
+ * the caller's, tx_free; NULL outside a district, where the network key is a
+ * fixed development value and only node ids given to node_dev_trust may
+ * connect). */
+int node_identity(struct node_store *s, const uint8_t **sk, uint8_t psk[32], uint8_t **cert,
+                  size_t *cert_len);
+/* Development mode only: the node ids allowed to connect (copied). */
+int node_dev_trust(struct node_store *s, const uint8_t (*ids)[CRDT_KEY_BYTES], size_t n);
 
 /* Remember what a peer is known to hold (from its bundle or a sync session). */
 int node_peer_vector_set(struct node_store *s, const uint8_t peer[CRDT_KEY_BYTES],

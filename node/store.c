@@ -310,7 +310,7 @@ static int read_secret(const char *dir, unsigned char *seed)
 
 /* ---- opening the environment ---- */
 
-static int env_open(const char *dir, int readonly, size_t mapsize, MDB_env **out)
+static int env_open(const char *dir, int readonly, int nosync, size_t mapsize, MDB_env **out)
 {
     char *dbdir = path_join(dir, "db");
     MDB_env *env = NULL;
@@ -322,7 +322,10 @@ static int env_open(const char *dir, int readonly, size_t mapsize, MDB_env **out
         (rc = mdb_env_set_maxreaders(env, 254)) ||
         (!readonly && (rc = mdb_env_set_mapsize(env, mapsize))))
         goto fail;
-    rc = mdb_env_open(env, dbdir, (readonly ? MDB_RDONLY : 0) | MDB_NOTLS | MDB_NORDAHEAD, 0600);
+    rc = mdb_env_open(env, dbdir,
+                      (readonly ? MDB_RDONLY : 0) | (nosync ? MDB_NOSYNC : 0) | MDB_NOTLS |
+                          MDB_NORDAHEAD,
+                      0600);
     if (rc)
         goto fail;
     /* Readers killed by kill -9 keep their slots until this clears them. */
@@ -485,6 +488,7 @@ void node_close(struct node_store *s)
         return;
     node__keys_free(s);
     node__trust_clear(&s->trust);
+    tx_free(s->dev_trusted);
     if (s->env)
         mdb_env_close(s->env);
     if (s->sk)
@@ -529,7 +533,7 @@ int node_open(const char *dir, int flags, const struct node_os *os, struct node_
     if ((err = store_new(dir, os, &s)))
         return err;
     s->readonly = (flags & NODE_OPEN_READONLY) != 0;
-    if ((err = env_open(dir, s->readonly, s->map_size, &s->env)) ||
+    if ((err = env_open(dir, s->readonly, (flags & NODE_OPEN_NOSYNC) != 0, s->map_size, &s->env)) ||
         (err = open_dbs(s, 0)))
         goto fail;
     if (mdb_env_info(s->env, &ei) == 0 && ei.me_mapsize > s->map_size)
@@ -652,7 +656,7 @@ int node_init(const char *dir, const struct node_init_opts *opts, const struct n
     strcat(pubtext, "\n");
     if (!p || (err = write_new_file(p, 0644, pubtext, strlen(pubtext))))
         goto out_key;
-    if ((err = env_open(dir, 0, s->map_size, &s->env)) || (err = open_dbs(s, 1)))
+    if ((err = env_open(dir, 0, 0, s->map_size, &s->env)) || (err = open_dbs(s, 1)))
         goto out_key;
     ctx.opts = opts;
     ctx.pk = pk;
