@@ -7,7 +7,10 @@
 
 #include <sodium.h>
 
+#include <unistd.h>
+
 #include "cli.h"
+#include "status.h"
 
 static int help_or(int argc, char **argv, const char *text)
 {
@@ -574,113 +577,180 @@ int cmd_keys(struct cli *c, int argc, char **argv)
     return cli_usage("unknown keys command '%s'", argv[0]);
 }
 
-/* ---- status (offline: from the store) ---- */
-
-struct status_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-    uint64_t now;
-};
-
-static int origin_cb(const struct node_origin_info *o, void *vctx)
-{
-    struct status_ctx *sc = vctx;
-    char hex[NODE_ID_HEX + 1], head[24], held[24], age[16], flags[32];
-
-    node_hex(o->origin, CRDT_KEY_BYTES, hex);
-    snprintf(flags, sizeof(flags), "%s%s%s", (o->flags & NODE_ORIGIN_SELF) ? "self " : "",
-             (o->flags & NODE_ORIGIN_FROZEN) ? "frozen " : "",
-             (o->flags & NODE_ORIGIN_REVOKED) ? "revoked" : "");
-    if (sc->json) {
-        json_t *j = json_object();
-
-        json_object_set_new(j, "origin", json_string(hex));
-        json_object_set_new(j, "head", json_integer((json_int_t)o->head));
-        json_object_set_new(j, "held", json_integer((json_int_t)o->held));
-        json_object_set_new(j, "last_received_ms", json_integer((json_int_t)o->received_ms));
-        json_object_set_new(j, "frozen", json_boolean(o->flags & NODE_ORIGIN_FROZEN));
-        json_object_set_new(j, "self", json_boolean(o->flags & NODE_ORIGIN_SELF));
-        json_array_append_new(sc->arr, j);
-        return 0;
-    }
-    hex[NODE_SHORT_ID] = '\0';
-    snprintf(head, sizeof(head), "%llu", (unsigned long long)o->head);
-    snprintf(held, sizeof(held), "%llu", (unsigned long long)o->held);
-    cli_age(sc->now, o->received_ms, age, sizeof(age));
-    {
-        const char *row[] = {hex, head, held, age, flags[0] ? flags : "-"};
-        cli_table_add(&sc->t, row);
-    }
-    return 0;
-}
+/* ---- status ---- */
 
 int cmd_status(struct cli *c, int argc, char **argv)
 {
     static const char help[] =
         "usage: tongxin status [--json]\n"
         "\n"
-        "This node (id, name, community, role), each origin's head seq here, held,\n"
-        "frozen and rejected counts. Without a running daemon it is read from the\n"
-        "store and marked offline.\n";
-    struct status_ctx sc;
-    const struct cli_opt opts[] = {{"--json", 0, NULL, &sc.json}, {NULL, 0, NULL, NULL}};
-    static const char *const hdr[] = {"ORIGIN", "HEAD", "HELD", "LAST", "FLAGS"};
+        "This node (id, name, community, role); each peer (address, node, state, since\n"
+        "when, last contact, envelopes and bytes in/out, round trip, how far behind or\n"
+        "ahead); each origin's head seq here and each connected peer's distance; held,\n"
+        "quarantined, frozen and rejected counts. From the daemon when it runs;\n"
+        "otherwise read from the store and marked offline.\n";
+    int json = 0, npos, rc, err;
+    const struct cli_opt opts[] = {{"--json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
+    const char *words[] = {"status"};
     struct node_store *s;
-    struct node_info info;
-    struct node_stats st;
-    char *pos[1], hex[NODE_ID_HEX + 1];
-    int npos, rc, err;
+    char *text = NULL, *pos[1];
+    json_t *st = NULL;
 
-    memset(&sc, 0, sizeof(sc));
-    sc.now = now_ms();
     if (help_or(argc, argv, help))
         return CLI_OK;
-    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos)) || (rc = cli_open(c, 1, &s)))
+    if ((rc = cli_parse(argc, argv, opts, pos, 0, &npos)))
         return rc;
-    node_info(s, &info);
-    node_stats(s, &st);
-    node_hex(info.id, CRDT_KEY_BYTES, hex);
-    if (sc.json)
-        sc.arr = json_array();
-    else
-        cli_table_init(&sc.t, 5, hdr);
-    err = node_origins_each(s, origin_cb, &sc);
-    node_close(s);
-    if (err)
-        return cli_fail(err, "status");
-    if (sc.json) {
-        json_t *o = json_object(), *rej = json_object();
+    err = cli_ctl_simple(c->dir, words, 1, &text);
+    if (err == TX_OK && text) {
+        json_error_t je;
 
-        json_object_set_new(o, "id", json_string(hex));
-        json_object_set_new(o, "name", json_string(info.name));
-        json_object_set_new(o, "community", json_string(info.community));
-        json_object_set_new(o, "role", json_string(node_role_name(info.role)));
-        json_object_set_new(o, "online", json_false());
-        json_object_set_new(o, "peers", json_array());
-        json_object_set_new(o, "origins", sc.arr);
-        json_object_set_new(o, "envelopes", json_integer((json_int_t)st.envelopes));
-        json_object_set_new(o, "records", json_integer((json_int_t)st.records));
-        json_object_set_new(o, "held", json_integer((json_int_t)st.held));
-        json_object_set_new(o, "frozen", json_integer((json_int_t)st.frozen));
-        json_object_set_new(o, "evidence", json_integer((json_int_t)st.evidence));
-        for (int i = 1; i < NODE_R_COUNT; i++)
-            if (st.rejected[i])
-                json_object_set_new(rej, node_reason_name(i),
-                                    json_integer((json_int_t)st.rejected[i]));
-        json_object_set_new(o, "rejected", rej);
-        cli_json_print(o);
+        st = json_loads(text, 0, &je);
+        free(text);
+        if (!st) {
+            fprintf(stderr, "tongxin: status: the daemon sent an unreadable answer\n");
+            return CLI_FAIL;
+        }
+    } else {
+        free(text);
+        if (err != TX_ENOTFOUND)
+            fprintf(stderr, "tongxin: status: daemon not answering (%s); reading the store\n",
+                    tx_strerror(err));
+        if ((rc = cli_open(c, 1, &s)))
+            return rc;
+        st = cli_status_json(s, NULL, NULL, 0, now_ms());
+        node_close(s);
+    }
+    if (json)
+        cli_json_print(st);
+    else {
+        cli_status_print(st, stdout);
+        json_decref(st);
+    }
+    return CLI_OK;
+}
+
+/* ---- peers, sync ---- */
+
+static int need_daemon(int err, const char *what)
+{
+    if (err == TX_ENOTFOUND) {
+        fprintf(stderr, "tongxin: %s: no daemon running on this data directory (start "
+                        "tongxind)\n",
+                what);
+        return CLI_BUSY;
+    }
+    return cli_fail(err, "%s", what);
+}
+
+int cmd_peers(struct cli *c, int argc, char **argv)
+{
+    static const char help[] =
+        "usage: tongxin peers add HOST:PORT | remove HOST:PORT | list [--json]\n"
+        "\n"
+        "Change the running daemon's peers (kept in DIR/peers across restarts), or\n"
+        "list them with their state. Needs tongxind.\n"
+        "example: tongxin peers add 10.20.0.1:7411\n";
+    int json = 0, npos, rc, err;
+    const struct cli_opt opts[] = {{"--json", 0, NULL, &json}, {NULL, 0, NULL, NULL}};
+    char *pos[1], *text = NULL;
+
+    if (help_or(argc, argv, help))
+        return CLI_OK;
+    if (argc < 1)
+        return cli_usage("peers add|remove|list");
+    if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 1, &npos)))
+        return rc;
+    if (!strcmp(argv[0], "list")) {
+        const char *w[] = {"status"};
+        json_t *st, *peers, *p;
+        json_error_t je;
+        size_t i;
+
+        if ((err = cli_ctl_simple(c->dir, w, 1, &text)) || !text)
+            return need_daemon(err ? err : TX_EPROTO, "peers list");
+        st = json_loads(text, 0, &je);
+        free(text);
+        if (!st)
+            return cli_fail(TX_EPROTO, "peers list");
+        peers = json_incref(json_object_get(st, "peers"));
+        json_decref(st);
+        if (json) {
+            cli_json_print(peers);
+            return CLI_OK;
+        }
+        {
+            static const char *const hdr[] = {"ADDRESS", "NODE", "NAME", "STATE", "CONFIGURED"};
+            struct cli_table t;
+
+            cli_table_init(&t, 5, hdr);
+            json_array_foreach(peers, i, p)
+            {
+                const char *node = json_string_value(json_object_get(p, "node"));
+                char shortn[NODE_SHORT_ID + 1];
+                const char *name = json_string_value(json_object_get(p, "name"));
+                const char *row[5];
+
+                snprintf(shortn, sizeof(shortn), "%s", node ? node : "-");
+                row[0] = json_string_value(json_object_get(p, "addr"));
+                row[1] = shortn;
+                row[2] = name && *name ? name : "-";
+                row[3] = json_string_value(json_object_get(p, "state"));
+                row[4] = json_is_true(json_object_get(p, "configured")) ? "yes" : "inbound";
+                cli_table_add(&t, row);
+            }
+            cli_table_print(&t, stdout);
+            cli_table_release(&t);
+        }
+        json_decref(peers);
         return CLI_OK;
     }
-    printf("node      %s\n", hex);
-    printf("name      %s\n", info.name[0] ? info.name : "-");
-    printf("community %s\n", info.community);
-    printf("role      %s\n", node_role_name(info.role));
-    printf("daemon    offline (read from the store)\n");
-    printf("store     %llu envelopes, %llu records, %llu held, %llu frozen origin(s)\n\n",
-           (unsigned long long)st.envelopes, (unsigned long long)st.records,
-           (unsigned long long)st.held, (unsigned long long)st.frozen);
-    cli_table_print(&sc.t, stdout);
-    cli_table_release(&sc.t);
+    if (!strcmp(argv[0], "add") || !strcmp(argv[0], "remove")) {
+        const char *w[3] = {"peers", argv[0], NULL};
+
+        if (npos != 1 || !strchr(pos[0], ':'))
+            return cli_usage("peers %s HOST:PORT", argv[0]);
+        w[2] = pos[0];
+        err = cli_ctl_simple(c->dir, w, 3, &text);
+        free(text);
+        if (err == TX_ENOTFOUND && !strcmp(argv[0], "remove")) {
+            /* either no daemon, or no such peer: ask which */
+            int fd;
+
+            if (cli_ctl_connect(c->dir, &fd) == TX_OK) {
+                close(fd);
+                fprintf(stderr, "tongxin: peers remove: %s is not a configured peer\n", pos[0]);
+                return CLI_NOTFOUND;
+            }
+        }
+        if (err == TX_EINVAL)
+            return cli_usage("peer address: HOST:PORT");
+        if (err)
+            return need_daemon(err, "peers");
+        printf("%s %s\n", !strcmp(argv[0], "add") ? "added" : "removed", pos[0]);
+        return CLI_OK;
+    }
+    return cli_usage("unknown peers command '%s'", argv[0]);
+}
+
+int cmd_sync(struct cli *c, int argc, char **argv)
+{
+    static const char help[] =
+        "usage: tongxin sync now\n"
+        "\n"
+        "Ask the daemon to exchange vectors with every peer now and to redial peers\n"
+        "that are backing off. Needs tongxind.\n";
+    const char *w[] = {"sync"};
+    char *text = NULL;
+    int err;
+
+    if (help_or(argc, argv, help))
+        return CLI_OK;
+    if (argc != 1 || strcmp(argv[0], "now") != 0)
+        return cli_usage("sync now");
+    err = cli_ctl_simple(c->dir, w, 1, &text);
+    free(text);
+    if (err)
+        return need_daemon(err, "sync now");
+    printf("sync started\n");
     return CLI_OK;
 }

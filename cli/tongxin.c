@@ -34,7 +34,9 @@ static const char usage[] =
     "  bundle export FILE [--for NODE_ID]   write envelopes to a file\n"
     "  bundle import FILE [--json]          read envelopes from a file\n"
     "  keys list|export|import              scope keys\n"
-    "  status [--json]                      node, origins and sync state\n"
+    "  status [--json]                      node, peers, origins and sync state\n"
+    "  peers add|remove HOST:PORT, peers list   the daemon's peers\n"
+    "  sync now                             exchange vectors with every peer now\n"
     "  district init --out DIR              create a district (root key, network key)\n"
     "  cert issue|install                   enrol a node in the district\n"
     "  certs list [--json]                  nodes known, role, validity\n"
@@ -168,7 +170,8 @@ static const struct command commands[] = {
     {"conflicts", cmd_conflicts}, {"log", cmd_log},       {"digest", cmd_digest},
     {"verify", cmd_verify},       {"bundle", cmd_bundle}, {"keys", cmd_keys},
     {"status", cmd_status},       {"district", cmd_district}, {"cert", cmd_cert},
-    {"certs", cmd_certs},         {"revoke", cmd_revoke},     {NULL, NULL},
+    {"certs", cmd_certs},         {"revoke", cmd_revoke},     {"peers", cmd_peers},
+    {"sync", cmd_sync},           {NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,137 @@
+/* control.c - the CLI side of the daemon's control socket. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "status.h"
+
+int cli_ctl_connect(const char *dir, int *fd)
+{
+    struct sockaddr_un sa;
+    struct timeval tv = {60, 0};
+    int s;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, CLI_CONTROL_SOCK) >=
+        sizeof(sa.sun_path))
+        return TX_ETOOBIG;
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return TX_EIO;
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+
+        close(s);
+        return e == ENOENT || e == ECONNREFUSED ? TX_ENOTFOUND : TX_EIO;
+    }
+    *fd = s;
+    return TX_OK;
+}
+
+static int full_write(int fd, const uint8_t *b, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, b, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return TX_EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return TX_OK;
+}
+
+static int full_read(int fd, uint8_t *b, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, b, n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return TX_ETIMEDOUT;
+        if (r <= 0)
+            return TX_ECLOSED;
+        b += r;
+        n -= (size_t)r;
+    }
+    return TX_OK;
+}
+
+int cli_ctl_call(int fd, const uint8_t *req, size_t len, uint8_t **resp, size_t *rlen)
+{
+    uint8_t hdr[4];
+    uint32_t n;
+    int err;
+
+    *resp = NULL;
+    hdr[0] = (uint8_t)(len >> 24);
+    hdr[1] = (uint8_t)(len >> 16);
+    hdr[2] = (uint8_t)(len >> 8);
+    hdr[3] = (uint8_t)len;
+    if ((err = full_write(fd, hdr, 4)) || (err = full_write(fd, req, len)) ||
+        (err = full_read(fd, hdr, 4)))
+        return err;
+    n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+    if (n > CLI_CONTROL_MAX)
+        return TX_ETOOBIG;
+    if (!(*resp = malloc(n ? n : 1)))
+        return TX_ENOMEM;
+    if ((err = full_read(fd, *resp, n))) {
+        free(*resp);
+        *resp = NULL;
+        return err;
+    }
+    *rlen = n;
+    return TX_OK;
+}
+
+int cli_ctl_simple(const char *dir, const char *const *words, size_t n, char **text)
+{
+    struct tx_mpw w;
+    struct tx_mpr r;
+    uint8_t *resp = NULL;
+    size_t rlen = 0;
+    int fd, err;
+    int64_t code;
+
+    *text = NULL;
+    if ((err = cli_ctl_connect(dir, &fd)))
+        return err;
+    tx_mpw_init(&w, 65536);
+    tx_mpw_array(&w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        tx_mpw_str(&w, words[i], strlen(words[i]));
+    err = tx_mpw_finish(&w);
+    if (!err)
+        err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
+    tx_mpw_release(&w);
+    close(fd);
+    if (err)
+        return err;
+    tx_mpr_init(&r, resp, rlen);
+    if (tx_mpr_array_n(&r, 2) || tx_mpr_int(&r, &code)) {
+        free(resp);
+        return TX_EPROTO;
+    }
+    if (tx_mpr_peek(&r) == TX_MP_STR) {
+        const char *s;
+        uint32_t sl;
+
+        if (tx_mpr_str(&r, &s, &sl, CLI_CONTROL_MAX) == TX_OK && (*text = malloc(sl + 1))) {
+            memcpy(*text, s, sl);
+            (*text)[sl] = '\0';
+        }
+    }
+    free(resp);
+    return (int)code;
+}
