@@ -82,7 +82,7 @@ int crdt_check_scope(const char *s, size_t n)
     if (n == 0 || n > CRDT_MAX_SCOPE || !is_lower(s[0]))
         return TX_EINVAL;
     for (size_t i = 1; i < n; i++)
-        if (!is_lower(s[i]) && !is_digit(s[i]) && !strchr("_.:/-", s[i]))
+        if (!is_lower(s[i]) && !is_digit(s[i]) && (!s[i] || !strchr("_.:/-", s[i])))
             return TX_EINVAL;
     return TX_OK;
 }

@@ -266,9 +266,12 @@ int crdt_hlc_recv(struct crdt_hlc *h, uint64_t now_ms, uint64_t remote);
 #define CRDT_MAX_DEPS     256   /* causal dependencies of one envelope */
 #define CRDT_MAX_ENVELOPE (256 * 1024) /* encoded envelope, all fields */
 #define CRDT_MAX_BODY     (CRDT_MAX_ENVELOPE - 1024)
-#define CRDT_MAX_FIELDS   65535 /* fields (name, kind) in one stored record */
-#define CRDT_MAX_ENTRIES  65535 /* stored concurrent values of a register, dots of an element */
-#define CRDT_MAX_ELEMS    (1u << 20) /* stored elements in one set */
+/* Stored record state is bounded by its own size (a count never exceeds the
+ * bytes left); these caps only stop absurd counts in a corrupted file. Apply
+ * never refuses an op for size: refusing would make replicas diverge. */
+#define CRDT_MAX_FIELDS   (1u << 24) /* fields (name, kind) in one stored record */
+#define CRDT_MAX_ENTRIES  (1u << 24) /* stored concurrent values, dots of an element */
+#define CRDT_MAX_ELEMS    (1u << 24) /* stored elements in one set */
 
 enum crdt_vtype { CRDT_NIL = 0, CRDT_BOOL = 1, CRDT_INT = 2, CRDT_STR = 3, CRDT_BIN = 4 };
 
@@ -341,8 +344,9 @@ struct crdt_body {
     uint32_t nops;
 };
 
-/* Check an identifier: type and field names are [a-z0-9_.-] starting with a
- * letter; ids are non-empty UTF-8 without control characters. Return TX_EINVAL. */
+/* Check an identifier: type names are [a-z0-9_], field names [a-z0-9_.], both
+ * starting with a letter; scopes [a-z0-9_.:/-] starting with a letter; ids are
+ * non-empty UTF-8 without control characters. Return TX_EINVAL. */
 int crdt_check_type(const char *s, size_t n);
 int crdt_check_field(const char *s, size_t n);
 int crdt_check_id(const char *s, size_t n);

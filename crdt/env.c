@@ -55,7 +55,9 @@ static int env_check(const struct crdt_env *e)
         return TX_EINVAL;
     if (e->epoch == 0 && !is_zero(e->nonce, CRDT_NONCE_BYTES))
         return TX_EINVAL;
-    if (e->body_len == 0 || e->body_len > CRDT_MAX_BODY)
+    if (e->body_len == 0)
+        return TX_EINVAL;
+    if (e->body_len > CRDT_MAX_BODY)
         return TX_ETOOBIG;
     return TX_OK;
 }

@@ -20,7 +20,7 @@ _Static_assert(sizeof(msgpack_packer) <= sizeof(((struct tx_mpw *)0)->pk_mem),
 void tx_mpr_init(struct tx_mpr *r, const void *buf, size_t len)
 {
     r->p = buf;
-    r->end = r->p + (buf ? len : 0);
+    r->end = buf ? r->p + len : r->p;
 }
 
 size_t tx_mpr_left(const struct tx_mpr *r)
