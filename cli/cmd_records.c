@@ -368,7 +368,9 @@ static json_t *record_json(const struct node_record *r)
             if (f->u.status >> 8) {
                 if (!rounds)
                     rounds = json_object();
-                json_object_set_new(rounds, key, json_integer((json_int_t)(f->u.status >> 8)));
+                /* rounds count from 1 (the first, before any re-open) */
+                json_object_set_new(rounds, key,
+                                    json_integer((json_int_t)(f->u.status >> 8) + 1));
             }
             break;
         }

@@ -20,7 +20,7 @@ static const char usage[] =
     "Offline-first sync node for community governance records.\n"
     "\n"
     "Commands:\n"
-    "  init --community ID --role office|hub [--name NAME] [--district DIR]\n"
+    "  init --community ID --role office|hub|relay [--name NAME] [--district DIR]\n"
     "                                       create a node (and enrol it)\n"
     "  id [--json]                          print this node's id\n"
     "  records put TYPE ID FIELD=VALUE...   write a record (durable on return)\n"

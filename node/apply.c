@@ -432,8 +432,34 @@ struct cut_ctx {
 };
 
 /* Delete entries of (idx, seq > cut) from an index whose values are idx, seq. */
-static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut, const char *scope,
-                      char (*scopes)[CRDT_MAX_SCOPE + 1], size_t *nscopes)
+struct scopelist {
+    char (*s)[CRDT_MAX_SCOPE + 1];
+    size_t n, cap;
+};
+
+static int scopelist_add(struct scopelist *l, const char *s, size_t sl)
+{
+    for (size_t j = 0; j < l->n; j++)
+        if (strlen(l->s[j]) == sl && memcmp(l->s[j], s, sl) == 0)
+            return TX_OK;
+    if (sl > CRDT_MAX_SCOPE)
+        return TX_ECORRUPT;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char(*ns)[CRDT_MAX_SCOPE + 1] = tx_reallocarray(l->s, cap, sizeof(*ns));
+
+        if (!ns)
+            return TX_ENOMEM;
+        l->s = ns;
+        l->cap = cap;
+    }
+    memcpy(l->s[l->n], s, sl);
+    l->s[l->n++][sl] = '\0';
+    return TX_OK;
+}
+
+static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut,
+                      struct scopelist *scopes)
 {
     MDB_cursor *cur;
     MDB_val k, v;
@@ -448,14 +474,12 @@ static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut, con
             if (scopes) {
                 /* scopelog keys start with the scope name */
                 const char *z = memchr(k.mv_data, '\0', k.mv_size);
-                size_t sl = z ? (size_t)(z - (const char *)k.mv_data) : 0, j;
+                int err;
 
-                for (j = 0; j < *nscopes; j++)
-                    if (strlen(scopes[j]) == sl && memcmp(scopes[j], k.mv_data, sl) == 0)
-                        break;
-                if (j == *nscopes && *nscopes < 64 && sl <= CRDT_MAX_SCOPE) {
-                    memcpy(scopes[*nscopes], k.mv_data, sl);
-                    scopes[(*nscopes)++][sl] = '\0';
+                if (!z || (err = scopelist_add(scopes, k.mv_data,
+                                               (size_t)(z - (const char *)k.mv_data)))) {
+                    mdb_cursor_close(cur);
+                    return z ? err : TX_ECORRUPT;
                 }
             }
             /* After a delete, MDB_NEXT yields the entry that moved up. */
@@ -464,7 +488,6 @@ static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut, con
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    (void)scope;
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND || rc == 0 ? TX_OK : node__mdb_err(rc);
 }
@@ -473,8 +496,7 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
 {
     struct cut_ctx *c = vctx;
     struct origin_row o;
-    char scopes[64][CRDT_MAX_SCOPE + 1];
-    size_t nscopes = 0;
+    struct scopelist scopes = {NULL, 0, 0};
     uint8_t lk[12];
     MDB_val k = {12, lk}, v;
     int err, rc;
@@ -482,37 +504,45 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     if ((err = node__origin_get(s, txn, c->origin, 0, &o)))
         return err;
     /* The scopes the dropped envelopes touched, and the indexes pointing at them. */
-    if ((err = drop_index(txn, s->dbi[DB_SCOPELOG], o.idx, c->cut, NULL, scopes, &nscopes)) ||
-        (err = drop_index(txn, s->dbi[DB_ARRIVAL], o.idx, c->cut, NULL, NULL, NULL)))
-        return err;
+    if ((err = drop_index(txn, s->dbi[DB_SCOPELOG], o.idx, c->cut, &scopes)) ||
+        (err = drop_index(txn, s->dbi[DB_ARRIVAL], o.idx, c->cut, NULL)))
+        goto out;
     for (uint64_t seq = c->cut + 1; seq <= o.head; seq++) {
         node__put_u32(lk, o.idx);
         node__put_u64(lk + 4, seq);
         rc = mdb_del(txn, s->dbi[DB_LOG], &k, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            return node__mdb_err(rc);
+        if (rc && rc != MDB_NOTFOUND) {
+            err = node__mdb_err(rc);
+            goto out;
+        }
         rc = mdb_del(txn, s->dbi[DB_HELD], &k, NULL);
-        if (rc && rc != MDB_NOTFOUND)
-            return node__mdb_err(rc);
+        if (rc && rc != MDB_NOTFOUND) {
+            err = node__mdb_err(rc);
+            goto out;
+        }
     }
     memset(o.head_hash, 0, sizeof(o.head_hash));
     o.head_hlc = 0;
     if (c->cut) {
         node__put_u32(lk, o.idx);
         node__put_u64(lk + 4, c->cut);
-        if ((rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v)))
-            return node__mdb_err(rc);
+        if ((rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v))) {
+            err = node__mdb_err(rc);
+            goto out;
+        }
         if ((err = node__log_split(&v, NULL)))
-            return err;
+            goto out;
         crdt_env_hash(v.mv_data, v.mv_size, o.head_hash);
     }
     o.head = c->cut;
     o.cut = c->cut;
     o.flags |= NODE_ORIGIN_REVOKED;
     if ((err = node__origin_put(s, txn, c->origin, &o)))
-        return err;
-    for (size_t i = 0; i < nscopes && !err; i++)
-        err = node__rebuild_scope_txn(s, txn, scopes[i]);
+        goto out;
+    for (size_t i = 0; i < scopes.n && !err; i++)
+        err = node__rebuild_scope_txn(s, txn, scopes.s[i]);
+out:
+    tx_free(scopes.s);
     return err;
 }
 

@@ -33,6 +33,7 @@ struct cand {
     uint8_t sig;       /* 0 unknown, 1 verifies, 2 does not (pure: kept across retries) */
     uint8_t from_held;
     uint8_t reason;    /* hold reason when held */
+    uint8_t bad;       /* refused at decode: stays refused when a run is redone */
 };
 
 struct orig {
@@ -65,8 +66,8 @@ struct ingest_ctx {
 const char *node_reason_name(int reason)
 {
     switch (reason) {
-#define NODE__RNAME(name, num, msg)                                                                \
-    case num: return #name;
+#define NODE__RNAME(name, num, lname, msg)                                                         \
+    case num: return lname;
         NODE_REASON_MAP(NODE__RNAME)
 #undef NODE__RNAME
     default: return NULL;
@@ -76,7 +77,7 @@ const char *node_reason_name(int reason)
 const char *node_reason_msg(int reason)
 {
     switch (reason) {
-#define NODE__RMSG(name, num, msg)                                                                 \
+#define NODE__RMSG(name, num, lname, msg)                                                          \
     case num: return msg;
         NODE_REASON_MAP(NODE__RMSG)
 #undef NODE__RMSG
@@ -353,12 +354,6 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
         o->c[w++] = x;
     }
     o->nc = w;
-    if (o->row.flags & NODE_ORIGIN_FROZEN) {
-        for (i = 0; i < o->nc; i++)
-            reject(c, o->c[i], NODE_R_FROZEN);
-        o->nc = 0;
-        return TX_OK;
-    }
     {
         /* In a district, nothing of an origin without a certificate is kept:
          * holding it would let anyone fill the hold queue. */
@@ -390,6 +385,8 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
             x->state = C_DONE;
             if (!x->from_held)
                 c->rep->duplicate++;
+        } else if (o->row.flags & NODE_ORIGIN_FROZEN) {
+            reject(c, x, NODE_R_FROZEN);
         } else if (sig_ok(c, x)) {
             if ((err = evidence_put(s, txn, o, x)))
                 return err;
@@ -500,10 +497,30 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
                 o->c[m] = NULL;
             }
         }
-        /* Whatever comes after the run waits for the gap to fill. */
-        for (size_t r = run; r < o->nc; r++)
-            if (o->c[r] && o->c[r]->state != C_DONE && !o->c[r]->verified)
-                o->c[r]->reason = NODE_R_HELD_GAP;
+        /* Whatever comes after the run waits for the gap to fill - if its own
+         * signature holds: the hold queue keeps nothing anyone could forge. */
+        for (size_t r = run; r < o->nc; r++) {
+            struct cand *x = o->c[r];
+
+            if (!x || x->state == C_DONE || x->verified)
+                continue;
+            if (!sig_ok(c, x)) {
+                reject(c, x, NODE_R_BADSIG);
+                continue;
+            }
+            x->verified = 1;
+            x->reason = NODE_R_HELD_GAP;
+        }
+        /* A run's unverified tail (its last signature failed) may wait for a
+         * later envelope to cover it, but only so much of it. */
+        {
+            size_t unv = 0;
+
+            for (size_t r = 0; r < run; r++)
+                if (o->c[r] && o->c[r]->state != C_DONE && !o->c[r]->verified &&
+                    ++unv > NODE_MAX_UNVERIFIED)
+                    reject(c, o->c[r], NODE_R_HELD_FULL);
+        }
         w = 0;
         for (size_t r = 0; r < o->nc; r++)
             if (o->c[r] && o->c[r]->state != C_DONE)
@@ -734,6 +751,8 @@ static int ingest_fn(struct node_store *s, MDB_txn *txn, void *vctx)
         struct cand *x = &c->in[i];
         struct orig *o;
 
+        /* A run redone after the map grew starts from the decoded batch again. */
+        x->state = x->bad ? C_DONE : C_NEW;
         if (x->state == C_DONE)
             continue;
         x->verified = 0;
@@ -801,6 +820,7 @@ static int ingest_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     }
     if ((err = node__reccache_flush(s, txn, c->rc)))
         return err;
+    c->rep->badbody = c->ts.badbody;
     for (int r = 1; r < NODE_R_COUNT; r++)
         if (!is_held_reason(r) && (err = node__stat_add(s, txn, r, c->rep->by_reason[r])))
             return err;
@@ -833,6 +853,7 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
         x->len = lens[i];
         if (lens[i] > CRDT_MAX_ENVELOPE) {
             x->state = C_DONE;
+            x->bad = 1;
             c.pre.by_reason[NODE_R_OVERSIZED]++;
             c.pre.rejected++;
             continue;
@@ -842,6 +863,7 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
             goto out;
         if (err) {
             x->state = C_DONE;
+            x->bad = 1;
             c.pre.by_reason[err == TX_ETOOBIG ? NODE_R_OVERSIZED : NODE_R_MALFORMED]++;
             c.pre.rejected++;
             continue;

@@ -25,6 +25,9 @@ enum {
 };
 
 #define ORIGIN_ROW_BYTES 72
+/* Unverified envelopes (the tail of a run whose last signature failed) held per
+ * origin and batch; the rest is refused as HELD_FULL and comes again later. */
+#define NODE_MAX_UNVERIFIED 256
 
 /* A log value is the arrival number (u64be) followed by the envelope bytes. */
 #define LOG_PREFIX 8
@@ -158,6 +161,10 @@ int node__key_unwrap(struct node_store *s, const uint8_t *blob, size_t len, char
 /* Store a key sealed to self and keep it in memory; TX_EEXIST if held already. */
 int node__key_install(struct node_store *s, const char *scope, uint32_t epoch,
                       const uint8_t key[32]);
+/* Store a key and rebuild its scope's records, in one transaction (a key held
+ * already is stored again and the scope rebuilt: a retry completes). */
+int node__key_install_rebuild(struct node_store *s, const char *scope, uint32_t epoch,
+                              const uint8_t key[32]);
 /* Rebuild every record of scope from the log (after a key arrives). */
 int node__rebuild_scope(struct node_store *s, const char *scope);
 void node__keys_free(struct node_store *s);

@@ -49,6 +49,16 @@ static int cache_add(struct node_store *s, const char *scope, uint32_t epoch, co
     return TX_OK;
 }
 
+static void cache_remove(struct node_store *s, const char *scope, uint32_t epoch)
+{
+    for (size_t i = 0; i < s->nkeys; i++)
+        if (s->keys[i].epoch == epoch && strcmp(s->keys[i].scope, scope) == 0) {
+            sodium_free(s->keys[i].key);
+            s->keys[i] = s->keys[--s->nkeys];
+            return;
+        }
+}
+
 void node__keys_free(struct node_store *s)
 {
     for (size_t i = 0; i < s->nkeys; i++)
@@ -152,15 +162,20 @@ int node__scope_ensure_key(struct node_store *s, const char *scope, uint32_t *ep
      * wraps); a node inventing its own would split a scope's readers. */
     if (!s->have_sk || s->in_district)
         return TX_ENOKEY;
+    /* Outside a district every node makes its own key: give it a random epoch
+     * in the upper half of the range, so two nodes' keys never share an epoch
+     * number (readers could not tell them apart) and district epochs (small,
+     * counted up by the administrator) never collide with them. */
     c.scope = scope;
-    c.epoch = 1;
+    node__random(s, &c.epoch, sizeof(c.epoch));
+    c.epoch |= 0x80000000u;
     node__random(s, c.key, sizeof(c.key));
     err = node__write_txn(s, store_key_fn, &c);
     if (!err)
-        err = cache_add(s, scope, 1, c.key);
+        err = cache_add(s, scope, c.epoch, c.key);
     sodium_memzero(c.key, sizeof(c.key));
     if (!err)
-        *epoch = 1;
+        *epoch = c.epoch;
     return err;
 }
 
@@ -351,6 +366,42 @@ int node__key_unwrap(struct node_store *s, const uint8_t *blob, size_t len, char
     scope[sl] = '\0';
     *epoch = (uint32_t)ep;
     return TX_OK;
+}
+
+struct install_ctx {
+    struct create_ctx c;
+    int rebuild;
+};
+
+static int install_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct install_ctx *ic = vctx;
+    int err = store_key_fn(s, txn, &ic->c);
+
+    if (err || !ic->rebuild)
+        return err;
+    /* The rebuild must see the key: add it for the transaction's duration. */
+    if ((err = cache_add(s, ic->c.scope, ic->c.epoch, ic->c.key)))
+        return err;
+    err = node__rebuild_scope_txn(s, txn, ic->c.scope);
+    return err;
+}
+
+int node__key_install_rebuild(struct node_store *s, const char *scope, uint32_t epoch,
+                              const uint8_t key[32])
+{
+    struct install_ctx ic;
+    int had = node__scope_key(s, scope, epoch) != NULL, err;
+
+    ic.c.scope = scope;
+    ic.c.epoch = epoch;
+    ic.rebuild = 1;
+    memcpy(ic.c.key, key, sizeof(ic.c.key));
+    err = node__write_txn(s, install_fn, &ic);
+    if (err && !had)
+        cache_remove(s, scope, epoch); /* the transaction did not happen */
+    sodium_memzero(ic.c.key, sizeof(ic.c.key));
+    return err;
 }
 
 int node__key_install(struct node_store *s, const char *scope, uint32_t epoch,

@@ -153,42 +153,44 @@ int node_write_batch(struct node_store *s, const char *scope, const struct node_
 
 /* Why an envelope was not applied; the numbers are stable (bundles print them). */
 #define NODE_REASON_MAP(XX)                                                                        \
-    XX(MALFORMED, 1, "malformed envelope")                                                         \
-    XX(OVERSIZED, 2, "envelope over the size limit")                                               \
-    XX(BADSIG, 3, "signature does not verify")                                                     \
-    XX(BADCHAIN, 4, "previous-hash does not match the chain")                                      \
-    XX(EQUIVOCATION, 5, "equivocation: same origin and seq, different envelope")                   \
-    XX(FROZEN, 6, "origin frozen after equivocation")                                              \
-    XX(HELD_GAP, 7, "held: earlier envelopes of the origin missing")                               \
-    XX(HELD_DEPS, 8, "held: causal dependencies missing")                                          \
-    XX(HELD_UNVERIFIED, 9, "held: not yet covered by a verified signature")                        \
-    XX(HELD_SKEW, 10, "held: timestamp too far in the future")                                     \
-    XX(BADBODY, 11, "body does not decrypt or decode; ops skipped")                                \
-    XX(HELD_FULL, 12, "hold queue full")                                                           \
-    XX(UNTRUSTED, 13, "origin not trusted")                                                        \
-    XX(SCOPE, 14, "origin may not write this scope")                                               \
-    XX(REVOKED, 15, "origin revoked at or before this seq")                                        \
-    XX(DISTRICT, 16, "from another district")                                                     \
-    XX(EXPIRED, 17, "written outside the origin's certificate validity")
+    XX(MALFORMED, 1, "malformed", "malformed envelope")                                                         \
+    XX(OVERSIZED, 2, "oversized", "envelope over the size limit")                                               \
+    XX(BADSIG, 3, "badsig", "signature does not verify")                                                     \
+    XX(BADCHAIN, 4, "badchain", "previous-hash does not match the chain")                                      \
+    XX(EQUIVOCATION, 5, "equivocation", "equivocation: same origin and seq, different envelope")                   \
+    XX(FROZEN, 6, "frozen", "origin frozen after equivocation")                                              \
+    XX(HELD_GAP, 7, "held_gap", "held: earlier envelopes of the origin missing")                               \
+    XX(HELD_DEPS, 8, "held_deps", "held: causal dependencies missing")                                          \
+    XX(HELD_UNVERIFIED, 9, "held_unverified", "held: not yet covered by a verified signature")                        \
+    XX(HELD_SKEW, 10, "held_skew", "held: timestamp too far in the future")                                     \
+    XX(BADBODY, 11, "badbody", "body does not decrypt or decode; ops skipped")                                \
+    XX(HELD_FULL, 12, "held_full", "hold queue full")                                                           \
+    XX(UNTRUSTED, 13, "untrusted", "origin not trusted")                                                        \
+    XX(SCOPE, 14, "scope", "origin may not write this scope")                                               \
+    XX(REVOKED, 15, "revoked", "origin revoked at or before this seq")                                        \
+    XX(DISTRICT, 16, "district", "from another district")                                                     \
+    XX(EXPIRED, 17, "expired", "written outside the origin's certificate validity")
 
 enum node_reason {
-#define NODE__REASON(name, num, msg) NODE_R_##name = (num),
+#define NODE__REASON(name, num, lname, msg) NODE_R_##name = (num),
     NODE_REASON_MAP(NODE__REASON)
 #undef NODE__REASON
         NODE_R_COUNT = 18
 };
 
-/* "malformed", ... (lowercase symbolic name) and the message; NULL if unknown. */
+/* "malformed", ... (lowercase symbolic name, as in JSON output) and the
+ * message; NULL if unknown. */
 const char *node_reason_name(int reason);
 const char *node_reason_msg(int reason);
 
 struct node_ingest_report {
     uint64_t accepted;  /* appended to the log (applied if readable) */
     uint64_t duplicate; /* already stored (or twice in the batch) */
-    uint64_t held;      /* waiting in the hold queue after this batch */
+    uint64_t held;      /* envelopes of this batch newly put in the hold queue */
     uint64_t released;  /* previously held envelopes applied by this batch */
     uint64_t unreadable;/* accepted but not readable here (kept for relaying) */
     uint64_t rejected;  /* sum of by_reason for rejection reasons */
+    uint64_t badbody;   /* accepted, but the body did not decrypt or decode: ops skipped */
     uint64_t by_reason[NODE_R_COUNT];
     uint64_t equivocations;
 };

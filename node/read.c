@@ -495,33 +495,45 @@ int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
             continue;
         }
         memcpy(origin, k.mv_data, CRDT_KEY_BYTES);
-        /* Every stored signature, every chain link, the head. */
-        for (uint64_t seq = 1; seq <= o.head; seq++) {
-            uint8_t lk[12];
-            MDB_val lkey = {12, lk}, lv;
-            struct crdt_env e;
+        /* Every chain link and the head; every signature, except that one
+         * which fails on its own is covered when a later envelope of the chain
+         * verifies (its signature authenticates everything before it, which is
+         * how ingest accepted it). */
+        {
+            uint64_t unsigned_from = 0; /* first seq of a run of failing signatures */
 
-            node__put_u32(lk, o.idx);
-            node__put_u64(lk + 4, seq);
-            if (mdb_get(txn, s->dbi[DB_LOG], &lkey, &lv) || node__log_split(&lv, NULL)) {
-                problem(cb, ctx, "missing from the log", origin, seq);
-                bad++;
-                break;
-            }
-            if (crdt_env_decode(&e, lv.mv_data, lv.mv_size)) {
-                problem(cb, ctx, "does not decode", origin, seq);
-                bad++;
-                break;
-            }
-            if (e.seq != seq || memcmp(e.origin, origin, CRDT_KEY_BYTES) != 0)
-                problem(cb, ctx, "stored under the wrong key", origin, seq), bad++;
-            if (memcmp(e.prev, prev, CRDT_HASH_BYTES) != 0)
-                problem(cb, ctx, "prev hash does not match the chain", origin, seq),
+            for (uint64_t seq = 1; seq <= o.head; seq++) {
+                uint8_t lk[12];
+                MDB_val lkey = {12, lk}, lv;
+                struct crdt_env e;
+
+                node__put_u32(lk, o.idx);
+                node__put_u64(lk + 4, seq);
+                if (mdb_get(txn, s->dbi[DB_LOG], &lkey, &lv) || node__log_split(&lv, NULL)) {
+                    problem(cb, ctx, "missing from the log", origin, seq);
                     bad++;
-            if (node__sign_verify(lv.mv_data, lv.mv_size, origin) != TX_OK)
-                problem(cb, ctx, "signature does not verify", origin, seq), bad++;
-            crdt_env_hash(lv.mv_data, lv.mv_size, prev);
-            crdt_env_release(&e);
+                    break;
+                }
+                if (crdt_env_decode(&e, lv.mv_data, lv.mv_size)) {
+                    problem(cb, ctx, "does not decode", origin, seq);
+                    bad++;
+                    break;
+                }
+                if (e.seq != seq || memcmp(e.origin, origin, CRDT_KEY_BYTES) != 0)
+                    problem(cb, ctx, "stored under the wrong key", origin, seq), bad++;
+                if (memcmp(e.prev, prev, CRDT_HASH_BYTES) != 0)
+                    problem(cb, ctx, "prev hash does not match the chain", origin, seq), bad++;
+                if (node__sign_verify(lv.mv_data, lv.mv_size, origin) == TX_OK)
+                    unsigned_from = 0;
+                else if (!unsigned_from)
+                    unsigned_from = seq;
+                crdt_env_hash(lv.mv_data, lv.mv_size, prev);
+                crdt_env_release(&e);
+            }
+            if (unsigned_from)
+                problem(cb, ctx, "signature does not verify (and no later one covers it)",
+                        origin, unsigned_from),
+                    bad++;
         }
         if (o.head && memcmp(prev, o.head_hash, CRDT_HASH_BYTES) != 0)
             problem(cb, ctx, "head hash does not match the log", origin, o.head), bad++;
@@ -604,17 +616,19 @@ int node_key_import(struct node_store *s, const uint8_t *blob, size_t len, char 
 
     if (s->readonly)
         return TX_EINVAL;
+    int had;
+
     if ((err = node__key_unwrap(s, blob, len, scope, &epoch, key)))
         return err;
-    err = node__key_install(s, scope, epoch, key);
+    had = node__scope_key(s, scope, epoch) != NULL;
+    err = node__key_install_rebuild(s, scope, epoch, key);
     sodium_memzero(key, sizeof(key));
     if (err)
         return err;
     if (scope_out)
         memcpy(scope_out, scope, strlen(scope) + 1);
-    node__log(s, NODE_LOG_INFO, "keys: installed %s epoch %u; rebuilding its records", scope,
-              epoch);
-    return node__rebuild_scope(s, scope);
+    node__log(s, NODE_LOG_INFO, "keys: installed %s epoch %u; its records rebuilt", scope, epoch);
+    return had ? TX_EEXIST : TX_OK;
 }
 
 struct peer_ctx {

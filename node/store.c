@@ -730,6 +730,13 @@ static int grow_map(struct node_store *s)
     size_t next;
     int rc;
 
+    {
+        MDB_envinfo ei;
+
+        /* Another process may have grown the map since we last looked. */
+        if (mdb_env_info(s->env, &ei) == 0 && ei.me_mapsize > s->map_size)
+            s->map_size = ei.me_mapsize;
+    }
     if (s->map_size >= s->map_max)
         return TX_EMAPFULL;
     next = s->map_size > s->map_max / 2 ? s->map_max : s->map_size * 2;

@@ -356,7 +356,7 @@ static int wrap_cb(const struct node_record *r, void *vctx)
         return 0;
     if (crypto_box_seal_open(key, (const uint8_t *)ew->v.s, 80, c->s->xpk, c->s->xsk) != 0)
         return 0; /* not for our key after all */
-    c->err = node__key_install(c->s, scope, (uint32_t)ee->v.i, key);
+    c->err = node__key_install_rebuild(c->s, scope, (uint32_t)ee->v.i, key);
     sodium_memzero(key, sizeof(key));
     if (c->err == TX_EEXIST)
         c->err = TX_OK;
@@ -391,16 +391,7 @@ int node__system_process(struct node_store *s)
     err = node__records_range(s, NODE_PUBLIC_SCOPE, "keywrap", wrap_cb, &wc);
     if (!err)
         err = wc.err;
-    for (size_t i = 0; !err && i < wc.nscopes; i++) {
-        size_t j;
-
-        for (j = 0; j < i; j++)
-            if (strcmp(wc.scopes[j], wc.scopes[i]) == 0)
-                break;
-        if (j == i)
-            err = node__rebuild_scope(s, wc.scopes[i]);
-    }
-    tx_free(wc.scopes);
+    tx_free(wc.scopes); /* each was rebuilt with its key, in one transaction */
     if (err)
         return err;
     /* Revocations whose cut is below what we hold: drop the envelopes after the
