@@ -196,6 +196,24 @@ json_t *cli_status_json(struct node_store *s, struct net_uv *u, const char *list
                             json_integer((json_int_t)ns.handshakes_failed));
         json_object_set_new(nj, "protocol_errors", json_integer((json_int_t)ns.protocol_errors));
         json_object_set_new(o, "net", nj);
+        {
+            const struct net_refusal *rl;
+            size_t nr;
+            json_t *ra = json_array();
+
+            net_uv_refusals(u, &rl, &nr);
+            for (size_t i = 0; i < nr; i++) {
+                json_t *r = json_object();
+
+                json_object_set_new(r, "addr", json_string(rl[i].addr));
+                json_object_set_new(r, "at_ms", json_integer((json_int_t)rl[i].at_ms));
+                json_object_set_new(r, "code", json_string(tx_errname(rl[i].code)));
+                json_object_set_new(r, "during_handshake", json_boolean(rl[i].during_handshake));
+                json_object_set_new(r, "reason", json_string(rl[i].reason));
+                json_array_append_new(ra, r);
+            }
+            json_object_set_new(o, "refused", ra);
+        }
     }
     json_object_set_new(o, "peers", peers);
     oa.arr = json_array();
@@ -327,6 +345,21 @@ void cli_status_print(json_t *st, FILE *out)
         }
         cli_table_print(&t, out);
         cli_table_release(&t);
+        if (json_array_size(json_object_get(st, "refused"))) {
+            static const char *const rh[] = {"REFUSED FROM", "WHEN", "CODE", "REASON"};
+
+            fprintf(out, "\n");
+            cli_table_init(&t, 4, rh);
+            json_array_foreach(json_object_get(st, "refused"), i, p)
+            {
+                const char *row[] = {jstr(p, "addr", "-"),
+                                     cli_age(now, jint(p, "at_ms"), age, sizeof(age)),
+                                     jstr(p, "code", "-"), jstr(p, "reason", "-")};
+                cli_table_add(&t, row);
+            }
+            cli_table_print(&t, out);
+            cli_table_release(&t);
+        }
     }
     {
         static const char *const hdr[] = {"ORIGIN", "HEAD", "HELD", "LAST", "FLAGS", "PEERS (+ahead/-behind)"};

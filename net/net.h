@@ -258,6 +258,20 @@ void net_uv_local_write(struct net_uv *u);
 void net_uv_sync_now(struct net_uv *u);
 typedef int (*net_peer_cb)(const struct net_peer_info *p, void *ctx);
 int net_uv_peers_each(struct net_uv *u, net_peer_cb cb, void *ctx);
+/* Connections that ended before or because of authentication, most recent
+ * last (a ring of NET_UV_REFUSALS): what an operator needs to see a hostile or
+ * misconfigured peer in `tongxin status`. */
+#define NET_UV_REFUSALS 16
+struct net_refusal {
+    char addr[64];
+    uint64_t at_ms;
+    int code;            /* TX_E* */
+    int during_handshake;
+    char reason[160];
+};
+/* *list points into the adapter (valid until the loop runs again). */
+void net_uv_refusals(struct net_uv *u, const struct net_refusal **list, size_t *n);
+
 /* Counters of the adapter: connections accepted, refused, protocol errors. */
 struct net_uv_stats {
     uint64_t accepted, dialed, handshakes_ok, handshakes_failed, protocol_errors;

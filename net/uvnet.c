@@ -63,6 +63,8 @@ struct net_uv {
     struct net_uv_stats stats;
     int stopping;
     int handles; /* open handles: listener, timer, connections */
+    struct net_refusal refused[NET_UV_REFUSALS];
+    size_t nrefused, refused_next;
     void (*done)(void *ctx);
     void *done_ctx;
     uint8_t readbuf[READBUF];
@@ -329,11 +331,23 @@ static void after(struct uvconn *c)
     if (ev & NET_EV_CLOSED) {
         const struct net_session_info *si = net_session_info(c->s);
 
-        if (si->close_kind == NET_CLOSE_ERROR) {
+        if (si->close_kind == NET_CLOSE_ERROR && !(u->stopping && !si->close_by_peer)) {
+            struct net_refusal *r = &u->refused[u->refused_next];
+
             if (si->opened_ms)
                 u->stats.protocol_errors++;
             else
                 u->stats.handshakes_failed++;
+            memset(r, 0, sizeof(*r));
+            snprintf(r->addr, sizeof(r->addr), "%s", c->addr);
+            r->at_ms = now_ms(u);
+            r->code = si->close_code;
+            r->during_handshake = !si->opened_ms;
+            snprintf(r->reason, sizeof(r->reason), "%s%.140s", si->close_by_peer ? "peer said: " : "",
+                     si->close_reason);
+            u->refused_next = (u->refused_next + 1) % NET_UV_REFUSALS;
+            if (u->nrefused < NET_UV_REFUSALS)
+                u->nrefused++;
         }
         flush(c);
         if (!c->shutting && !c->closing) {
@@ -723,6 +737,18 @@ int net_uv_peers_each(struct net_uv *u, net_peer_cb cb, void *ctx)
             return err;
     }
     return TX_OK;
+}
+
+void net_uv_refusals(struct net_uv *u, const struct net_refusal **list, size_t *n)
+{
+    /* Rotate so the oldest comes first. */
+    static struct net_refusal out[NET_UV_REFUSALS];
+    size_t start = u->nrefused < NET_UV_REFUSALS ? 0 : u->refused_next;
+
+    for (size_t i = 0; i < u->nrefused; i++)
+        out[i] = u->refused[(start + i) % NET_UV_REFUSALS];
+    *list = out;
+    *n = u->nrefused;
 }
 
 void net_uv_stats(struct net_uv *u, struct net_uv_stats *st)

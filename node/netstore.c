@@ -204,8 +204,11 @@ static int ns_ingest(void *ctx, const uint8_t *const *envs, const size_t *lens, 
     res->held = r.held;
     res->rejected = r.rejected;
     res->equivocations = r.equivocations;
+    /* From a peer, an envelope whose signature fails where nothing covers it
+     * is a forgery: an honest relay only sends what it verified, and an honest
+     * origin never signs badly. (The same envelope from a bundle is held.) */
     res->forged = r.by_reason[NODE_R_BADSIG] + r.by_reason[NODE_R_MALFORMED] +
-                  r.by_reason[NODE_R_OVERSIZED];
+                  r.by_reason[NODE_R_OVERSIZED] + r.by_reason[NODE_R_HELD_UNVERIFIED];
     for (int i = 1; i < NODE_R_COUNT; i++)
         if (r.by_reason[i] && i != NODE_R_HELD_GAP && i != NODE_R_HELD_DEPS &&
             i != NODE_R_HELD_UNVERIFIED && i != NODE_R_HELD_SKEW) {
