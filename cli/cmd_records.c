@@ -10,21 +10,26 @@
 #include "status.h"
 
 static const char put_help[] =
-    "usage: tongxin records put TYPE ID FIELD=VALUE... [--private | --scope SCOPE] [--json]\n"
+    "usage: tongxin records put TYPE ID FIELD=VALUE... [--community ID] [--scope SCOPE]\n"
+    "                           [--private] [--raw] [--json]\n"
     "\n"
     "Write one envelope with every change given; returns after the durable commit.\n"
-    "  FIELD=VALUE   set a register (integers, true/false and null are typed;\n"
-    "                \"quoted\" forces a string)\n"
+    "The record schema (tongxin schema) decides each field's kind and value type and\n"
+    "the scope: personal data (household, visit, ballot, pairing) goes to the\n"
+    "community's private scope by itself. A change that does not fit writes nothing.\n"
+    "  FIELD=VALUE   set a register (text, integer, YYYY-MM-DD, true/false, an enum\n"
+    "                name or a record id, as the field says; null clears it)\n"
     "  FIELD+=N      add N to a counter      FIELD-=N   subtract\n"
     "  FIELD+=V      add V to a set          FIELD-=V   remove V from a set\n"
-    "                (+= / -= act on the field's kind; a new field is a counter\n"
-    "                when the value is an integer, else a set)\n"
-    "  FIELD^=STATE  advance a status: open, assigned, in_progress, resolved,\n"
-    "                closed; FIELD^=reopen starts a new round at open\n"
-    "  --private     the community's private scope (personal data)\n"
+    "  FIELD^=STATE  advance a status (its states are in the schema);\n"
+    "                FIELD^=reopen starts a new round at the first state\n"
+    "  --community C the community the record belongs to (hubs; offices write their own)\n"
     "  --scope S     an explicit scope (e.g. public)\n"
+    "  --raw         no schema: any type and field (development); += makes a counter\n"
+    "                for an integer, a set otherwise\n"
     "Prints the new envelope's origin and seq.\n"
-    "example: tongxin records put case c-001 title=\"leaking roof\" status^=assigned\n";
+    "example: tongxin records put case c-001 title=\"楼道灯不亮\" category=facilities \\\n"
+    "           platform=discussion_point status^=assigned\n";
 
 static const char get_help[] =
     "usage: tongxin records get TYPE ID [--scope SCOPE] [--json]\n"
@@ -86,10 +91,93 @@ static void parse_value(const char *s, struct crdt_value *v)
 
 static char fieldbuf[64][CRDT_MAX_FIELD + 1];
 
+/* A change as the schema says the field must be written. */
+static int parse_schema(const struct node_type_def *t, char op, const char *val,
+                        const struct crdt_record *existing, struct node_change *ch)
+{
+    const struct node_field_def *f = node_schema_field(t, ch->field);
+    static const char *const how[] = {"", "FIELD=VALUE", "FIELD+=N or FIELD-=N",
+                                      "FIELD+=V or FIELD-=V", "FIELD^=STATE"};
+    int want = op == '=' ? CRDT_LWW : op == '^' ? CRDT_STATUS : 0;
+
+    if (!f)
+        return cli_usage("type %s has no field '%s' (tongxin schema %s lists them)", t->name,
+                         ch->field, t->name);
+    if ((want && f->kind != want) ||
+        (!want && f->kind != CRDT_COUNTER && f->kind != CRDT_SET))
+        return cli_usage("field %s is a %s: write it as %s", ch->field, crdt_kind_name(f->kind),
+                         how[f->kind]);
+    if (f->kind == CRDT_LWW) {
+        ch->code = CRDT_OP_LWW_SET;
+        memset(&ch->value, 0, sizeof(ch->value));
+        if (strcmp(val, "null") == 0) {
+            ch->value.type = CRDT_NIL;
+        } else if (f->vtype == NODE_V_INT) {
+            ch->value.type = CRDT_INT;
+            if (!parse_int(val, &ch->value.i))
+                return cli_usage("field %s: expected an integer, got '%s'", ch->field, val);
+        } else if (f->vtype == NODE_V_BOOL) {
+            if (strcmp(val, "true") && strcmp(val, "false"))
+                return cli_usage("field %s: expected true or false, got '%s'", ch->field, val);
+            ch->value.type = CRDT_BOOL;
+            ch->value.i = val[0] == 't';
+        } else {
+            ch->value.type = CRDT_STR;
+            ch->value.s = val;
+            ch->value.len = (uint32_t)strlen(val);
+        }
+        return CLI_OK;
+    }
+    if (f->kind == CRDT_COUNTER) {
+        int64_t n;
+
+        if (!parse_int(val, &n) || (op == '-' && n == INT64_MIN))
+            return cli_usage("field %s is a counter: '%s' is not an integer", ch->field, val);
+        ch->code = CRDT_OP_CTR_ADD;
+        ch->value.type = CRDT_INT;
+        ch->value.i = op == '+' ? n : -n;
+        return CLI_OK;
+    }
+    if (f->kind == CRDT_SET) {
+        ch->code = op == '+' ? CRDT_OP_SET_ADD : CRDT_OP_SET_REM;
+        ch->value.type = CRDT_STR;
+        ch->value.s = val;
+        ch->value.len = (uint32_t)strlen(val);
+        return CLI_OK;
+    }
+    {
+        /* status: a state name, or reopen */
+        const struct crdt_field *cur =
+            crdt_record_field(existing, ch->field, strlen(ch->field), CRDT_STATUS);
+        uint64_t now = cur ? cur->u.status : 0;
+        int rank;
+
+        ch->code = CRDT_OP_STATUS_SET;
+        ch->value.type = CRDT_INT;
+        if (strcmp(val, "reopen") == 0) {
+            if (!cur)
+                return cli_usage("%s: nothing to re-open", ch->field);
+            ch->value.i = (int64_t)(((now >> 8) + 1) << 8);
+            return CLI_OK;
+        }
+        rank = node_schema_enum(f, val, strlen(val));
+        if (rank < 0) {
+            char list[300];
+            size_t off = 0;
+
+            for (int k = 0; f->enums[k] && off < sizeof(list) - 40; k++)
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s, ", f->enums[k]);
+            return cli_usage("%s: unknown state '%s' (%sreopen)", ch->field, val, list);
+        }
+        ch->value.i = (int64_t)((now >> 8) << 8 | (uint64_t)rank);
+        return CLI_OK;
+    }
+}
+
 /* Parse one FIELD<op>VALUE argument into a change. existing: the record as
  * stored (may have no fields) to decide += / -= kinds and status rounds. */
 static int parse_change(const char *arg, int i, const struct crdt_record *existing,
-                        struct node_change *ch)
+                        const struct node_type_def *t, struct node_change *ch)
 {
     const char *p = arg;
     size_t flen;
@@ -119,6 +207,8 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
                          "with a letter",
                          fieldbuf[i]);
     ch->field = fieldbuf[i];
+    if (t)
+        return parse_schema(t, op, val, existing, ch);
     if (op == '=') {
         ch->code = CRDT_OP_LWW_SET;
         parse_value(val, &ch->value);
@@ -175,7 +265,7 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
 
 /* Send the write to the daemon. *handled is 0 when no daemon runs. */
 static int put_via_daemon(const char *dir, const char *scope, const struct node_change *ch,
-                          size_t n, struct node_write_result *res, int *handled)
+                          size_t n, int raw, struct node_write_result *res, int *handled)
 {
     struct tx_mpw w;
     struct tx_mpr r;
@@ -189,7 +279,7 @@ static int put_via_daemon(const char *dir, const char *scope, const struct node_
         return err;
     *handled = 1;
     tx_mpw_init(&w, CLI_CONTROL_MAX);
-    tx_mpw_array(&w, 3);
+    tx_mpw_array(&w, 4);
     tx_mpw_str(&w, "put", 3);
     tx_mpw_str(&w, scope, strlen(scope));
     tx_mpw_array(&w, (uint32_t)n);
@@ -209,6 +299,7 @@ static int put_via_daemon(const char *dir, const char *scope, const struct node_
         default: tx_mpw_bin(&w, v->s, v->len); break;
         }
     }
+    tx_mpw_bool(&w, raw);
     err = tx_mpw_finish(&w);
     if (!err)
         err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
@@ -231,12 +322,16 @@ static int put_via_daemon(const char *dir, const char *scope, const struct node_
 static int records_put(struct cli *c, int argc, char **argv)
 {
     char *pos[66];
-    int npos = 0, priv = 0, json = 0, rc, err, handled;
-    const char *scope_opt = NULL;
+    int npos = 0, priv = 0, json = 0, raw = 0, rc, err, handled;
+    const char *scope_opt = NULL, *comm_opt = NULL;
     const struct cli_opt opts[] = {{"--private", 0, NULL, &priv},
                                    {"--scope", 1, &scope_opt, NULL},
+                                   {"--community", 1, &comm_opt, NULL},
+                                   {"--raw", 0, NULL, &raw},
                                    {"--json", 0, NULL, &json},
                                    {NULL, 0, NULL, NULL}};
+    const struct node_type_def *t = NULL;
+    char why[512];
     struct node_change ch[64];
     struct node_store *s;
     struct node_info info;
@@ -260,15 +355,31 @@ static int records_put(struct cli *c, int argc, char **argv)
                          pos[1], CRDT_MAX_ID);
     if (priv && scope_opt)
         return cli_usage("--private and --scope exclude each other");
+    if (!raw && !(t = node_schema_type(pos[0])))
+        return cli_usage("unknown record type '%s' (tongxin schema lists the types; --raw "
+                         "writes without the schema)",
+                         pos[0]);
+    if (t && priv && !t->private_scope)
+        return cli_usage("%s is not personal data: it belongs to the general scope", pos[0]);
     if ((rc = cli_open(c, 1, &s)))
         return rc;
     node_info(s, &info);
+    if (comm_opt && info.role == NODE_ROLE_OFFICE && strcmp(comm_opt, info.community) != 0) {
+        node_close(s);
+        return cli_usage("an office writes its own community (%s)", info.community);
+    }
     if (scope_opt)
         snprintf(scope, sizeof(scope), "%s", scope_opt);
+    else if (t)
+        rc = node_schema_scope(pos[0], comm_opt ? comm_opt : info.community, scope);
     else if (priv)
-        node_scope_private(info.community, scope);
+        rc = node_scope_private(comm_opt ? comm_opt : info.community, scope);
     else
-        node_scope_general(info.community, scope);
+        rc = node_scope_general(comm_opt ? comm_opt : info.community, scope);
+    if (rc) {
+        node_close(s);
+        return cli_usage("community '%s' is not a valid community id", comm_opt);
+    }
     if (crdt_check_scope(scope, strlen(scope))) {
         node_close(s);
         return cli_usage("scope '%s' is not a valid scope name", scope);
@@ -282,7 +393,7 @@ static int records_put(struct cli *c, int argc, char **argv)
         memset(&ch[i - 2], 0, sizeof(ch[i - 2]));
         ch[i - 2].type = pos[0];
         ch[i - 2].id = pos[1];
-        if ((rc = parse_change(pos[i], i - 2, &existing.rec, &ch[i - 2]))) {
+        if ((rc = parse_change(pos[i], i - 2, &existing.rec, t, &ch[i - 2]))) {
             node_record_release(&existing);
             node_close(s);
             return rc;
@@ -290,9 +401,13 @@ static int records_put(struct cli *c, int argc, char **argv)
     }
     node_record_release(&existing);
     node_close(s);
+    if (t && node_schema_check(ch, (size_t)(npos - 2), why, sizeof(why))) {
+        fprintf(stderr, "tongxin: %s %s: %s; nothing written\n", pos[0], pos[1], why);
+        return CLI_USAGE;
+    }
     /* Through the daemon when one runs (it pushes the write to its peers at
      * once); otherwise straight into the store. */
-    err = put_via_daemon(c->dir, scope, ch, (size_t)(npos - 2), &res, &handled);
+    err = put_via_daemon(c->dir, scope, ch, (size_t)(npos - 2), raw, &res, &handled);
     if (!handled) {
         if ((rc = cli_open(c, 0, &s)))
             return rc;
@@ -305,6 +420,8 @@ static int records_put(struct cli *c, int argc, char **argv)
     if (err == TX_ENOTFOUND)
         return cli_fail(err, "%s %s: removing an element that is not in the set", pos[0],
                         pos[1]);
+    if (err == TX_ESCHEMA)
+        return cli_fail(err, "%s %s: refused by the daemon's schema check", pos[0], pos[1]);
     if (err)
         return cli_fail(err, "write %s %s", pos[0], pos[1]);
     node_hex(res.origin, CRDT_KEY_BYTES, hex);
@@ -319,6 +436,23 @@ static int records_put(struct cli *c, int argc, char **argv)
         printf("%s %llu\n", hex, (unsigned long long)res.seq);
     }
     return CLI_OK;
+}
+
+/* A status value's name: from the schema when the field is known there. */
+static const char *status_label(const char *type, const char *field, uint64_t st, char *buf,
+                                size_t cap)
+{
+    const struct node_field_def *f = node_schema_field(node_schema_type(type), field);
+    uint64_t rank = st & 0xff;
+
+    if (f && f->kind == CRDT_STATUS && f->enums) {
+        for (uint64_t k = 0; f->enums[k]; k++)
+            if (k == rank) {
+                snprintf(buf, cap, "%s", f->enums[k]);
+                return buf;
+            }
+    }
+    return cli_status_name(st, buf, cap);
 }
 
 /* JSON of a record: fields (winners), conflicts (all concurrent values). */
@@ -364,7 +498,7 @@ static json_t *record_json(const struct node_record *r)
                 json_array_append_new(v, json_stringn(f->u.set.e[k].s, f->u.set.e[k].len));
             break;
         case CRDT_STATUS:
-            v = json_string(cli_status_name(f->u.status, buf, sizeof(buf)));
+            v = json_string(status_label(r->type, f->name, f->u.status, buf, sizeof(buf)));
             if (f->u.status >> 8) {
                 if (!rounds)
                     rounds = json_object();
@@ -414,7 +548,7 @@ static void print_record(const struct node_record *r)
             printf("}");
             break;
         case CRDT_STATUS:
-            printf("%s", cli_status_name(f->u.status, buf, sizeof(buf)));
+            printf("%s", status_label(r->type, f->name, f->u.status, buf, sizeof(buf)));
             if (f->u.status >> 8)
                 printf(" (round %llu)", (unsigned long long)(f->u.status >> 8) + 1);
             break;

@@ -37,6 +37,7 @@ static const char usage[] =
     "  status [--json]                      node, peers, origins and sync state\n"
     "  peers add|remove HOST:PORT, peers list   the daemon's peers\n"
     "  sync now                             exchange vectors with every peer now\n"
+    "  schema [TYPE] [--json|--markdown]    the record types and fields\n"
     "  district init --out DIR              create a district (root key, network key)\n"
     "  cert issue|install                   enrol a node in the district\n"
     "  certs list [--json]                  nodes known, role, validity\n"
@@ -171,7 +172,7 @@ static const struct command commands[] = {
     {"verify", cmd_verify},       {"bundle", cmd_bundle}, {"keys", cmd_keys},
     {"status", cmd_status},       {"district", cmd_district}, {"cert", cmd_cert},
     {"certs", cmd_certs},         {"revoke", cmd_revoke},     {"peers", cmd_peers},
-    {"sync", cmd_sync},           {NULL, NULL},
+    {"sync", cmd_sync},           {"schema", cmd_schema},     {NULL, NULL},
 };
 
 int main(int argc, char **argv)

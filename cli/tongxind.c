@@ -477,8 +477,21 @@ static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
         default: goto out;
         }
     }
-    if (tx_mpr_done(r))
-        goto out;
+    {
+        int raw = 0;
+        char why[512];
+
+        if (tx_mpr_left(r) && tx_mpr_bool(r, &raw))
+            goto out;
+        if (tx_mpr_done(r))
+            goto out;
+        if (!raw && node_schema_check(ch, n, why, sizeof(why))) {
+            free(ch);
+            free(strs);
+            reply_code(c, TX_ESCHEMA, why);
+            return;
+        }
+    }
     err = node_write(d->st, scope, ch, n, &res);
     if (!err) {
         char hex[NODE_SHORT_ID + 1];
@@ -514,7 +527,7 @@ static void ctl_request(struct ctlconn *c, const uint8_t *b, size_t len)
         reply_code(c, TX_EPROTO, "malformed request");
         return;
     }
-    if (ml == 3 && !memcmp(m, "put", 3) && n == 3) {
+    if (ml == 3 && !memcmp(m, "put", 3) && (n == 3 || n == 4)) {
         ctl_put(c, &r);
     } else if (ml == 6 && !memcmp(m, "status", 6)) {
         reply_json(c, cli_status_json(d->st, d->net, d->listen_desc, d->started, wall_ms()));

@@ -441,6 +441,55 @@ int node_identity(struct node_store *s, const uint8_t **sk, uint8_t psk[32], uin
 /* Development mode only: the node ids allowed to connect (copied). */
 int node_dev_trust(struct node_store *s, const uint8_t (*ids)[CRDT_KEY_BYTES], size_t n);
 
+/* ------------------------------------------------------------------------ */
+/* The record schema (docs/records.md)                                       */
+/* ------------------------------------------------------------------------ */
+
+#define NODE_RECORDS_SCHEMA 1 /* version of the record schema below */
+
+enum node_vtype {
+    NODE_V_STRING = 1,
+    NODE_V_INT,  /* non-negative integer (counts) */
+    NODE_V_DATE, /* "YYYY-MM-DD" */
+    NODE_V_ENUM, /* one of the field's names */
+    NODE_V_REF,  /* the id of a record of type `ref` */
+    NODE_V_BOOL,
+};
+
+struct node_field_def {
+    const char *name;
+    const char *zh;             /* the Chinese term */
+    int kind;                   /* CRDT_LWW, CRDT_COUNTER, CRDT_SET, CRDT_STATUS */
+    int vtype;                  /* enum node_vtype (of the value or the elements) */
+    const char *const *enums;   /* NULL-terminated names: enums, and a status's states */
+    const char *ref;            /* referenced type for NODE_V_REF */
+    const char *doc;
+};
+
+struct node_type_def {
+    const char *name;
+    const char *zh;
+    int private_scope;          /* personal data: the community's private scope */
+    const struct node_field_def *fields;
+    size_t nfields;
+    const char *doc;
+};
+
+/* The types (static; n receives the count), one type, one field (NULL if none). */
+const struct node_type_def *node_schema_types(size_t *n);
+const struct node_type_def *node_schema_type(const char *name);
+const struct node_field_def *node_schema_field(const struct node_type_def *t, const char *name);
+/* Index of an enum (or status state) name; -1 if not one. */
+int node_schema_enum(const struct node_field_def *f, const char *s, size_t n);
+const char *node_vtype_name(int vt);
+/* Check changes against the schema: known type and field, the op fits the
+ * field's kind, the value its type (enum in range, a date, ...), ballot ids.
+ * TX_ESCHEMA with a message naming the field in err (may be NULL). A status
+ * moving backwards is refused by node_write (TX_EBACKWARD). */
+int node_schema_check(const struct node_change *ch, size_t n, char *err, size_t cap);
+/* The scope a record of type goes to for community: general or private. */
+int node_schema_scope(const char *type, const char *community, char *scope);
+
 /* Remember what a peer is known to hold (from its bundle or a sync session). */
 int node_peer_vector_set(struct node_store *s, const uint8_t peer[CRDT_KEY_BYTES],
                          const struct crdt_dep *vec, uint32_t n);

@@ -91,7 +91,8 @@ i=1
 while [ $i -le $N ]; do
     "$TX" -D "$ROOT/xidajie" records put visit "xdj-v$i" household="h-$i" visitor=王敏 \
         needs+=meals errands+=1 >/dev/null
-    "$TX" -D "$ROOT/fulin" records put case "fl-c$i" title="楼道灯不亮 $i" status^=open >/dev/null
+    "$TX" -D "$ROOT/fulin" records put case "fl-c$i" title="楼道灯不亮 $i" category=facilities \
+        platform=discussion_point status^=open >/dev/null
     i=$((i + 1))
 done
 "$TX" -D "$ROOT/xidajie" records put household h-1 address="阳光城小区 3栋2单元501" \
@@ -104,7 +105,7 @@ say "Cutting 抚临社区 off (its daemon stops); both sides keep writing"
 stop fulin
 "$TX" -D "$ROOT/fulin" records put case fl-c1 status^=assigned assignee=李强 >/dev/null
 "$TX" -D "$ROOT/fulin" records put case fl-c2 title="楼道灯已修" status^=resolved >/dev/null
-"$TX" -D "$ROOT/xidajie" records put visit xdj-v1 errands+=2 note="帮办: 代缴水费" >/dev/null
+"$TX" -D "$ROOT/xidajie" records put visit xdj-v1 errands+=2 notes="帮办: 代缴水费" >/dev/null
 "$TX" -D "$ROOT/hub" records put case fl-c1 assignee=张华 --scope general:fulin >/dev/null
 echo "fulin wrote offline; the hub assigned fl-c1 to someone else at the same time"
 "$TX" -D "$ROOT/hub" status | sed -n '1,12p'

@@ -61,7 +61,7 @@ start c b   # C knows only B
 ACKS="$ROOT/acks"
 : >"$ACKS"
 put() { # NODE ID VALUE: write one public record and remember the acknowledgement
-    "$TX" -D "$ROOT/$1" records put note "$2" text="$3" --scope public >/dev/null ||
+    "$TX" -D "$ROOT/$1" records put case "$2" title="$3" --scope public >/dev/null ||
         fail "write $2 on $1 not acknowledged"
     echo "$2 $3" >>"$ACKS"
 }
@@ -100,9 +100,9 @@ echo "net_processes: A caught up after a restart"
 # 3. nothing acknowledged is lost, on any node
 for n in hub a b c; do
     while read -r id val; do
-        got=$("$TX" -D "$ROOT/$n" records get note "$id" --json --scope public) ||
+        got=$("$TX" -D "$ROOT/$n" records get case "$id" --json --scope public) ||
             fail "$n lacks acknowledged $id"
-        echo "$got" | grep -q "\"text\":\"$val\"" || fail "$n has the wrong value for $id"
+        echo "$got" | grep -q "\"title\":\"$val\"" || fail "$n has the wrong value for $id"
     done <"$ACKS"
 done
 echo "net_processes: all $(wc -l <"$ACKS") acknowledged writes present on 4 nodes"
