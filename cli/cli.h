@@ -47,6 +47,9 @@ int cmd_revoke(struct cli *c, int argc, char **argv);
 int cmd_peers(struct cli *c, int argc, char **argv);
 int cmd_sync(struct cli *c, int argc, char **argv);
 int cmd_schema(struct cli *c, int argc, char **argv);
+int cmd_report(struct cli *c, int argc, char **argv);
+int cmd_export(struct cli *c, int argc, char **argv);
+int cmd_demo(struct cli *c, int argc, char **argv);
 /* Issue an enrolment file (prints its own errors; returns an exit code). */
 int cli_issue(const char *ddir, const uint8_t node[CRDT_KEY_BYTES], const char *community,
               int role, const char *name, uint32_t days, uint8_t **blob, size_t *len);

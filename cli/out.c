@@ -209,7 +209,7 @@ const char *cli_age(uint64_t now_ms, uint64_t then_ms, char *buf, size_t cap)
 
 void cli_json_print(json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
 
     if (s) {
         puts(s);

@@ -38,6 +38,10 @@ static const char usage[] =
     "  peers add|remove HOST:PORT, peers list   the daemon's peers\n"
     "  sync now                             exchange vectors with every peer now\n"
     "  schema [TYPE] [--json|--markdown]    the record types and fields\n"
+    "  report NAME [-o table|json|csv]      coverage, cases, visits, rosters, elections,\n"
+    "                                       freshness\n"
+    "  export TYPE [-o json|jsonl|csv]      records for spreadsheets\n"
+    "  demo load [--seed S]                 load the realistic data set\n"
     "  district init --out DIR              create a district (root key, network key)\n"
     "  cert issue|install                   enrol a node in the district\n"
     "  certs list [--json]                  nodes known, role, validity\n"
@@ -172,7 +176,8 @@ static const struct command commands[] = {
     {"verify", cmd_verify},       {"bundle", cmd_bundle}, {"keys", cmd_keys},
     {"status", cmd_status},       {"district", cmd_district}, {"cert", cmd_cert},
     {"certs", cmd_certs},         {"revoke", cmd_revoke},     {"peers", cmd_peers},
-    {"sync", cmd_sync},           {"schema", cmd_schema},     {NULL, NULL},
+    {"sync", cmd_sync},           {"schema", cmd_schema},     {"report", cmd_report},
+    {"export", cmd_export},       {"demo", cmd_demo},         {NULL, NULL},
 };
 
 int main(int argc, char **argv)
