@@ -480,7 +480,7 @@ static json_t *record_json(const struct node_record *r)
             const struct crdt_lww_entry *w = crdt_lww_winner(f);
 
             v = w ? cli_json_value(&w->v) : json_null();
-            if (f->u.lww.n > 1) {
+            if (crdt_lww_conflict(f)) {
                 json_t *arr = json_array();
 
                 json_array_append_new(arr, cli_json_value(&w->v));
@@ -531,7 +531,7 @@ static void print_record(const struct node_record *r)
             const struct crdt_lww_entry *w = crdt_lww_winner(f);
 
             printf("%s", w ? cli_value_text(&w->v, buf, sizeof(buf)) : "null");
-            if (f->u.lww.n > 1) {
+            if (crdt_lww_conflict(f)) {
                 printf("   [conflict: ");
                 for (uint32_t k = 0; k < f->u.lww.n; k++)
                     printf("%s%s", k ? " | " : "",
@@ -611,7 +611,7 @@ static int list_cb(const struct node_record *r, void *vctx)
         return 0;
     }
     for (uint32_t i = 0; i < r->rec.n; i++)
-        if (r->rec.f[i].kind == CRDT_LWW && r->rec.f[i].u.lww.n > 1)
+        if (crdt_lww_conflict(&r->rec.f[i]))
             conflicts++;
     snprintf(nf, sizeof(nf), "%u", r->rec.n);
     snprintf(nc, sizeof(nc), "%u", conflicts);
@@ -822,7 +822,7 @@ static int conf_cb(const struct node_record *r, void *vctx)
         char vals[1024];
         size_t off = 0;
 
-        if (f->kind != CRDT_LWW || f->u.lww.n < 2)
+        if (!crdt_lww_conflict(f))
             continue;
         if (cc->json) {
             json_t *o = json_object(), *a = json_array();

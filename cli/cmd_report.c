@@ -115,7 +115,7 @@ static void field_text(const struct node_field_def *fd, const struct crdt_record
 
         if (w && w->v.type != CRDT_NIL)
             cli_value_text(&w->v, buf, cap);
-        if (f->u.lww.n > 1)
+        if (crdt_lww_conflict(f))
             *conflict = 1;
         break;
     }
@@ -186,7 +186,7 @@ static int export_cb(const struct node_record *r, void *vctx)
                 const struct crdt_lww_entry *w = crdt_lww_winner(f);
 
                 json_object_set_new(fields, fd->name, w ? cli_json_value(&w->v) : json_null());
-                if (f->u.lww.n > 1)
+                if (crdt_lww_conflict(f))
                     json_array_append_new(conf, json_string(fd->name));
             } else if (f->kind == CRDT_COUNTER) {
                 json_object_set_new(fields, fd->name, json_integer((json_int_t)f->u.counter));

@@ -357,7 +357,7 @@ static int gather(const struct node_record *nr, void *vctx)
         return 0;
     ci = (size_t)(c - x->c);
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->f[i].kind == CRDT_LWW && r->f[i].u.lww.n > 1)
+        if (crdt_lww_conflict(&r->f[i]))
             c->conflicts++;
     if (!strcmp(nr->type, "community")) {
         if (lww_str(r, "name", b1, sizeof(b1)))
@@ -462,7 +462,7 @@ static int gather(const struct node_record *nr, void *vctx)
         snprintf(eid, sizeof(eid), "%.*s", (int)(colon2 - nr->id), nr->id);
         e = el_get(x, eid, NULL);
         e->ballots++;
-        if (ch->u.lww.n > 1) {
+        if (crdt_lww_conflict(ch)) {
             /* recorded differently by two offices: listed, never counted */
             char vals[256];
             size_t off = 0;

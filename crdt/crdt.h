@@ -418,6 +418,9 @@ const struct crdt_field *crdt_record_field(const struct crdt_record *r, const ch
                                            size_t name_len, int kind);
 /* The winning entry of an LWW field: the largest (hlc, origin, seq, idx). */
 const struct crdt_lww_entry *crdt_lww_winner(const struct crdt_field *f);
+/* Whether an LWW field is in conflict: it holds concurrent values that differ
+ * (concurrent writes of one value are kept, but nobody needs to decide). */
+int crdt_lww_conflict(const struct crdt_field *f);
 /* Whether a set field contains element s. */
 int crdt_set_has(const struct crdt_field *f, const char *s, size_t n);
 

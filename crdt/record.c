@@ -328,6 +328,25 @@ int crdt_record_apply(struct crdt_record *r, const struct crdt_op *op, const str
     return err;
 }
 
+static int value_eq(const struct crdt_value *a, const struct crdt_value *b)
+{
+    if (a->type != b->type)
+        return 0;
+    if (a->type == CRDT_STR || a->type == CRDT_BIN)
+        return a->len == b->len && (a->len == 0 || memcmp(a->s, b->s, a->len) == 0);
+    return a->i == b->i;
+}
+
+int crdt_lww_conflict(const struct crdt_field *f)
+{
+    if (!f || f->kind != CRDT_LWW)
+        return 0;
+    for (uint32_t i = 1; i < f->u.lww.n; i++)
+        if (!value_eq(&f->u.lww.e[0].v, &f->u.lww.e[i].v))
+            return 1;
+    return 0;
+}
+
 const struct crdt_lww_entry *crdt_lww_winner(const struct crdt_field *f)
 {
     const struct crdt_lww_entry *best = NULL;

@@ -1,21 +1,27 @@
 #!/bin/sh
-# A local district on loopback: a hub and two community offices, each a tongxind
-# process with its own data directory under a temporary folder. Records flow,
-# one office is cut off, both sides keep writing, the link comes back, and
-# everything converges. Ends with the hub's `tongxin status` (and reports).
+# A local district on loopback: the district hub and four community offices,
+# each a tongxind process with its own data directory under a temporary folder.
+# Every office loads its part of the data set (the Linchuan report's figures);
+# records flow to the hub; one office is cut off while both sides keep writing;
+# the link comes back; everything converges. Ends with the hub's
+# `tongxin status` and `tongxin report coverage`.
 #
 #   scripts/demo.sh [BUILD_DIR] [--short] [--keep]
 #
-# --short: fewer records (the test suite runs this); --keep: leave the folder.
+# --short: less talk; --keep: leave the folder; --check: verify the data set's
+# known totals in the hub's reports after the partition heals (the test suite
+# runs --short --check).
 set -eu
 
 BUILD=build
 SHORT=0
 KEEP=0
+CHECK=0
 for a in "$@"; do
     case "$a" in
     --short) SHORT=1 ;;
     --keep) KEEP=1 ;;
+    --check) CHECK=1 ;;
     *) BUILD=$a ;;
     esac
 done
@@ -32,12 +38,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*" | { [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && cat || sed 's/\x1b\[[0-9;]*m//g'; }; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$(printf '\033[1m'); N=$(printf '\033[0m'); else B=; N=; fi
+say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 t0=$(date +%s)
 
-# Ports: derived from the pid so parallel runs do not collide.
-BASE=$(( 20000 + ($$ % 2000) * 3 ))
-HUBP=$BASE; AP=$((BASE + 1)); BP=$((BASE + 2))
+OFFICES="xidajie fulin bojin gongyuan"
+BASE=$(( 20000 + ($$ % 2000) * 5 ))
+port() {
+    case $1 in
+    hub) echo $BASE ;; xidajie) echo $((BASE + 1)) ;; fulin) echo $((BASE + 2)) ;;
+    bojin) echo $((BASE + 3)) ;; gongyuan) echo $((BASE + 4)) ;;
+    esac
+}
 
 # wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
 wait_for() {
@@ -52,73 +64,113 @@ wait_for() {
         sleep 0.1
     done
 }
-
-online() { "$TX" -D "$1" status --json 2>/dev/null | grep -q '"online":true'; }
-same_log() {
+online() { "$TX" -D "$ROOT/$1" status --json 2>/dev/null | grep -q '"online":true'; }
+converged() {
     h=$("$TX" -D "$ROOT/hub" digest --log) || return 1
-    for n in "$@"; do [ "$("$TX" -D "$ROOT/$n" digest --log)" = "$h" ] || return 1; done
+    for n in $OFFICES; do [ "$("$TX" -D "$ROOT/$n" digest --log)" = "$h" ] || return 1; done
 }
-start() { # start NODE PORT [PEER]
-    if [ -n "${3:-}" ]; then
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$2" --peer "127.0.0.1:$3" 2>>"$ROOT/$1.log" &
+start() { # NODE [PEER]
+    if [ -n "${2:-}" ]; then
+        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" --peer "127.0.0.1:$(port "$2")" \
+            2>>"$ROOT/$1.log" &
     else
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$2" 2>>"$ROOT/$1.log" &
+        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" 2>>"$ROOT/$1.log" &
     fi
     eval "PID_$1=$!"
     PIDS="$PIDS $!"
-    wait_for "$1 to start" 20 online "$ROOT/$1"
+    wait_for "$1 to start" 20 online "$1"
 }
 stop() { eval "p=\$PID_$1"; kill "$p"; wait "$p" 2>/dev/null || true; }
 
-say "A district: root key, and a hub and two community offices enrolled in it"
+say "A district (临川区): its root key; the hub and four community offices enrolled in it"
 "$TX" district init --out "$ROOT/district" >/dev/null 2>&1
 "$TX" -D "$ROOT/hub" init --community linchuan --role hub --name "临川区中心" \
     --district "$ROOT/district" >/dev/null 2>&1
-"$TX" -D "$ROOT/xidajie" init --community xidajie --role office --name "西大街社区" \
-    --district "$ROOT/district" >/dev/null 2>&1
-"$TX" -D "$ROOT/fulin" init --community fulin --role office --name "抚临社区" \
-    --district "$ROOT/district" >/dev/null 2>&1
+for o in $OFFICES; do
+    case $o in
+    xidajie) nm=西大街社区 ;; fulin) nm=抚临社区 ;; bojin) nm=铂金水岸社区 ;; gongyuan) nm=公园社区 ;;
+    esac
+    "$TX" -D "$ROOT/$o" init --community $o --role office --name "$nm" \
+        --district "$ROOT/district" >/dev/null 2>&1
+done
 "$TX" -D "$ROOT/hub" certs list
 
-say "Starting three tongxind processes on 127.0.0.1:$HUBP (hub), :$AP and :$BP (offices)"
-start hub "$HUBP"
-start xidajie "$AP" "$HUBP"
-start fulin "$BP" "$HUBP"
+say "Five tongxind processes on 127.0.0.1:$(port hub)-$(port gongyuan); 铂金水岸 reaches the hub only through 西大街"
+start hub
+start xidajie hub
+start fulin hub
+start bojin xidajie
+start gongyuan hub
 
-say "Offices record their work; every write is pushed to the hub at once"
-N=20; [ "$SHORT" = 1 ] && N=6
-i=1
-while [ $i -le $N ]; do
-    "$TX" -D "$ROOT/xidajie" records put visit "xdj-v$i" household="h-$i" visitor=王敏 \
-        needs+=meals errands+=1 >/dev/null
-    "$TX" -D "$ROOT/fulin" records put case "fl-c$i" title="楼道灯不亮 $i" category=facilities \
-        platform=discussion_point status^=open >/dev/null
-    i=$((i + 1))
-done
-"$TX" -D "$ROOT/xidajie" records put household h-1 address="阳光城小区 3栋2单元501" \
-    flags+=elderly_alone --private >/dev/null
-wait_for "the hub to hold everything" 30 same_log xidajie fulin
-echo "hub holds $("$TX" -D "$ROOT/hub" log --json | grep -o '"seq"' | wc -l) envelopes; log digests equal"
-"$TX" -D "$ROOT/hub" records get household h-1
+say "Each office loads its records (the data set follows the Linchuan report's figures)"
+for o in $OFFICES; do "$TX" -D "$ROOT/$o" demo load; done
+wait_for "the hub to hold everything" 60 converged
+echo "the hub holds $("$TX" -D "$ROOT/hub" status --json | sed 's/.*"envelopes":\([0-9]*\).*/\1/') envelopes; every node's log digest is equal"
+[ "$SHORT" = 1 ] || "$TX" -D "$ROOT/hub" records get household hh-ygc-001-1-01
 
-say "Cutting 抚临社区 off (its daemon stops); both sides keep writing"
+say "抚临社区 is cut off (its daemon stops); both sides keep writing"
 stop fulin
-"$TX" -D "$ROOT/fulin" records put case fl-c1 status^=assigned assignee=李强 >/dev/null
-"$TX" -D "$ROOT/fulin" records put case fl-c2 title="楼道灯已修" status^=resolved >/dev/null
-"$TX" -D "$ROOT/xidajie" records put visit xdj-v1 errands+=2 notes="帮办: 代缴水费" >/dev/null
-"$TX" -D "$ROOT/hub" records put case fl-c1 assignee=张华 --scope general:fulin >/dev/null
-echo "fulin wrote offline; the hub assigned fl-c1 to someone else at the same time"
-"$TX" -D "$ROOT/hub" status | sed -n '1,12p'
+BALLOT=e-ygc-2:hh-ygc-103-2-11
+"$TX" -D "$ROOT/fulin" records put ballot "$BALLOT" election=e-ygc-2 household=hh-ygc-103-2-11 \
+    choice=list_b collected_by=王敏 date=2026-09-20 >/dev/null
+"$TX" -D "$ROOT/fulin" records put case fulin-case-0700 title="电梯停运" category=facilities \
+    platform=grid status^=open >/dev/null
+"$TX" -D "$ROOT/hub" records put ballot "$BALLOT" --community fulin election=e-ygc-2 \
+    household=hh-ygc-103-2-11 choice=list_a collected_by=李强 date=2026-09-20 >/dev/null
+"$TX" -D "$ROOT/xidajie" records put case xidajie-case-0001 status^=closed >/dev/null
+echo "抚临社区 recorded a ballot offline; the hub recorded the same household's ballot differently"
+"$TX" -D "$ROOT/hub" status | sed -n '/^PEER\|connected\|down/p'
 
 say "The link comes back: 抚临社区 restarts and catches up"
-start fulin "$BP" "$HUBP"
-wait_for "convergence" 30 same_log xidajie fulin
-echo "all three nodes hold the same envelopes (digest --log $("$TX" -D "$ROOT/hub" digest --log | cut -c1-16)...)"
-echo "the concurrent assignment is kept as a visible conflict, not silently lost:"
+start fulin hub
+wait_for "convergence" 60 converged
+echo "all five nodes hold the same envelopes (log digest $("$TX" -D "$ROOT/hub" digest --log | cut -c1-16)...)"
+echo "the household's two ballots are a visible conflict, never a silent winner:"
 "$TX" -D "$ROOT/hub" conflicts list
+"$TX" -D "$ROOT/hub" records put result e-ygc-2 --community fulin election=e-ygc-2 \
+    tally="list_a:1512,list_b:598,abstain:100" turnout=2210 final=true >/dev/null
+"$TX" -D "$ROOT/hub" report elections
 
 say "tongxin status on the hub"
 "$TX" -D "$ROOT/hub" status
+
+say "tongxin report coverage on the hub (the report: 5 of 120 companies, 16 of 155 committees)"
+"$TX" -D "$ROOT/hub" report coverage
+
+# --check: the report's figures, per community and summed, on the hub, after the
+# partition healed.
+jrow() { # REPORT ROWKEY ROWVALUE FIELD
+    "$TX" -D "$ROOT/hub" report "$1" --json | grep -o "{\"$2\":\"$3\"[^}]*}" |
+        grep -o "\"$4\":[0-9]*" | cut -d: -f2
+}
+expect() { # REPORT ROWKEY ROWVALUE FIELD WANT
+    got=$(jrow "$1" "$2" "$3" "$4")
+    if [ "$got" != "$5" ]; then
+        echo "demo check: report $1, $3 $4 = '$got', expected $5" >&2
+        exit 1
+    fi
+}
+if [ "$CHECK" = 1 ]; then
+    expect coverage community district property_companies 120
+    expect coverage community district companies_with_party 5
+    expect coverage community district owners_committees 155
+    expect coverage community district committees_with_party 16
+    expect coverage community xidajie property_companies 30
+    expect coverage community fulin committees_with_party 5
+    expect cases community district resolved 2089
+    expect cases community fulin resolved 612
+    expect visits community fulin households_reached 2763
+    expect visits community xidajie elderly_alone_visits 412
+    expect visits community district errands 239
+    expect rosters estate fulin-ygc three_leaders 337
+    expect rosters estate fulin-ygc building_leaders 103
+    expect rosters estate gongyuan-gyyp red_stewards 162
+    expect elections election e-ygc-2 conflicting 1
+    expect elections election e-ygc-2 eligible 2763
+    "$TX" -D "$ROOT/hub" report elections --json | grep -q '"final":"yes (signed by' ||
+        { echo "demo check: the election result is not final" >&2; exit 1; }
+    echo "demo: checked the data set's totals on the hub after the partition healed"
+fi
 
 echo
 echo "demo: finished in $(( $(date +%s) - t0 )) s"
