@@ -23,10 +23,7 @@ static int help_or(int argc, char **argv, const char *text)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return cli_now_ms();
 }
 
 /* ---- init ---- */

@@ -116,9 +116,22 @@ void cli_table_add(struct cli_table *t, const char *const *cells)
     t->nrows++;
 }
 
+/* Aligned tables on a terminal, tab-separated otherwise; TONGXIN_TABLES=aligned
+ * or =tsv overrides the guess (scripts, tests). */
+static int aligned(FILE *out)
+{
+    const char *o = getenv("TONGXIN_TABLES");
+
+    if (o && !strcmp(o, "aligned"))
+        return 1;
+    if (o && !strcmp(o, "tsv"))
+        return 0;
+    return isatty(fileno(out));
+}
+
 void cli_table_print(struct cli_table *t, FILE *out)
 {
-    int tty = isatty(fileno(out));
+    int tty = aligned(out);
     size_t *w = calloc(t->ncols, sizeof(*w));
     size_t first = tty ? 0 : 1;
 
@@ -170,6 +183,17 @@ int cli_color(FILE *f)
     if (nc && *nc)
         return 0;
     return isatty(fileno(f));
+}
+
+uint64_t cli_now_ms(void)
+{
+    const char *o = getenv("TONGXIN_NOW_MS");
+    struct timespec ts;
+
+    if (o && *o)
+        return strtoull(o, NULL, 10);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 const char *cli_time(uint64_t ms, char *buf, size_t cap)

@@ -39,13 +39,15 @@ void cli_table_init(struct cli_table *t, size_t ncols, const char *const *header
 /* Add a row of ncols strings (copied; NULL prints as "-"). */
 void cli_table_add(struct cli_table *t, const char *const *cells);
 /* Aligned columns with a header on a terminal; tab-separated, no header, when
- * out is not a terminal. */
+ * out is not a terminal. TONGXIN_TABLES=aligned|tsv forces either. */
 void cli_table_print(struct cli_table *t, FILE *out);
 void cli_table_release(struct cli_table *t);
 
 /* Whether to colour output to this stream. */
 int cli_color(FILE *f);
 
+/* Now, in ms since the epoch; TONGXIN_NOW_MS overrides it (golden tests). */
+uint64_t cli_now_ms(void);
 /* ISO 8601 UTC of a millisecond timestamp into buf (at least 32 bytes). */
 const char *cli_time(uint64_t ms, char *buf, size_t cap);
 /* A human age ("3s", "5m", "2h", "4d") of now - then. */

@@ -602,8 +602,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
 
     if (!x || !fr)
         abort();
-    clock_gettime(CLOCK_REALTIME, &ts);
-    x->now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    (void)ts;
+    x->now = cli_now_ms();
     x->st = s;
     x->only = community;
     {

@@ -32,6 +32,7 @@ static const char *close_kind(int k)
 struct origin_acc {
     json_t *arr;
     struct net_uv *u;
+    struct node_store *s;
 };
 
 struct peer_acc {
@@ -67,6 +68,14 @@ static int origin_cb(const struct node_origin_info *o, void *vctx)
 
     node_hex(o->origin, CRDT_KEY_BYTES, hex);
     json_object_set_new(j, "origin", json_string(hex));
+    {
+        struct node_cert_info ci;
+
+        if (node_cert_lookup(oa->s, o->origin, &ci) == TX_OK) {
+            json_object_set_new(j, "name", json_string(ci.cert.name));
+            json_object_set_new(j, "community", json_string(ci.cert.community));
+        }
+    }
     json_object_set_new(j, "head", json_integer((json_int_t)o->head));
     json_object_set_new(j, "held", json_integer((json_int_t)o->held));
     json_object_set_new(j, "last_received_ms", json_integer((json_int_t)o->received_ms));
@@ -150,6 +159,44 @@ static int peer_cb(const struct net_peer_info *p, void *vctx)
     return 0;
 }
 
+static const char *sget(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    return s ? s : "";
+}
+
+/* This node first, then by community, name and id: the order people read. */
+static int origin_before(json_t *a, json_t *b)
+{
+    int sa = json_is_true(json_object_get(a, "self")), sb = json_is_true(json_object_get(b, "self"));
+    int c;
+
+    if (sa != sb)
+        return sa > sb;
+    if ((c = strcmp(sget(a, "community"), sget(b, "community"))))
+        return c < 0;
+    if ((c = strcmp(sget(a, "name"), sget(b, "name"))))
+        return c < 0;
+    return strcmp(sget(a, "origin"), sget(b, "origin")) < 0;
+}
+
+static void sort_origins(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0; k--) {
+            json_t *x = json_array_get(arr, k - 1), *y = json_array_get(arr, k);
+
+            if (!origin_before(y, x))
+                break;
+            json_incref(x);
+            json_array_set(arr, k - 1, y);
+            json_array_set_new(arr, k, x);
+        }
+}
+
 json_t *cli_status_json(struct node_store *s, struct net_uv *u, const char *listen,
                         uint64_t started_ms, uint64_t now_ms)
 {
@@ -218,7 +265,9 @@ json_t *cli_status_json(struct node_store *s, struct net_uv *u, const char *list
     json_object_set_new(o, "peers", peers);
     oa.arr = json_array();
     oa.u = u;
+    oa.s = s;
     node_origins_each(s, origin_cb, &oa);
+    sort_origins(oa.arr);
     json_object_set_new(o, "origins", oa.arr);
     json_object_set_new(o, "envelopes", json_integer((json_int_t)st.envelopes));
     json_object_set_new(o, "records", json_integer((json_int_t)st.records));
@@ -362,10 +411,11 @@ void cli_status_print(json_t *st, FILE *out)
         }
     }
     {
-        static const char *const hdr[] = {"ORIGIN", "HEAD", "HELD", "LAST", "FLAGS", "PEERS (+ahead/-behind)"};
+        static const char *const hdr[] = {"ORIGIN", "NAME", "HEAD", "HELD", "LAST", "FLAGS",
+                                          "PEERS (+ahead/-behind)"};
 
         fprintf(out, "\n");
-        cli_table_init(&t, 6, hdr);
+        cli_table_init(&t, 7, hdr);
         json_array_foreach(origins, i, p)
         {
             char head[24], held[24], flags[48], lags[512] = "";
@@ -395,6 +445,7 @@ void cli_status_print(json_t *st, FILE *out)
             }
             {
                 const char *row[] = {shortn,
+                                     jstr(p, "name", "")[0] ? jstr(p, "name", "") : "-",
                                      head,
                                      held,
                                      cli_age(now, jint(p, "last_received_ms"), age, sizeof(age)),
