@@ -82,6 +82,43 @@ start() { # NODE [PEER]
 }
 stop() { eval "p=\$PID_$1"; kill "$p"; wait "$p" 2>/dev/null || true; }
 
+# --check: the report's figures, per community and summed, on the hub, after the
+# partition healed.
+jrow() { # REPORT ROWKEY ROWVALUE FIELD
+    "$TX" -D "$ROOT/hub" report "$1" --json | grep -o "{\"$2\":\"$3\"[^}]*}" |
+        grep -o "\"$4\":[0-9]*" | cut -d: -f2
+}
+expect() { # REPORT ROWKEY ROWVALUE FIELD WANT
+    got=$(jrow "$1" "$2" "$3" "$4")
+    if [ "$got" != "$5" ]; then
+        echo "demo check: report $1, $3 $4 = '$got', expected $5" >&2
+        exit 1
+    fi
+}
+check_totals() {
+    expect coverage community district property_companies 120
+    expect coverage community district companies_with_party 5
+    expect coverage community district owners_committees 155
+    expect coverage community district committees_with_party 16
+    expect coverage community xidajie property_companies 30
+    expect coverage community fulin committees_with_party 5
+    expect cases community district resolved 2089
+    expect cases community fulin resolved 612
+    expect visits community fulin households_reached 2763
+    expect visits community xidajie elderly_alone_visits 412
+    expect visits community district errands 239
+    expect rosters estate fulin-ygc three_leaders 337
+    expect rosters estate fulin-ygc building_leaders 103
+    expect rosters estate gongyuan-gyyp red_stewards 162
+    expect elections election e-ygc-2 conflicting "$2"
+    expect elections election e-ygc-2 eligible 2763
+    if [ "$3" = final ]; then
+        "$TX" -D "$ROOT/hub" report elections --json | grep -q '"final":"yes (signed by' ||
+            { echo "demo check: the election result is not final" >&2; exit 1; }
+    fi
+    echo "demo: checked the data set's totals on the hub $1"
+}
+
 say "A district (临川区): its root key; the hub and four community offices enrolled in it"
 "$TX" district init --out "$ROOT/district" >/dev/null 2>&1
 "$TX" -D "$ROOT/hub" init --community linchuan --role hub --name "临川区中心" \
@@ -107,6 +144,7 @@ for o in $OFFICES; do "$TX" -D "$ROOT/$o" demo load; done
 wait_for "the hub to hold everything" 60 converged
 echo "the hub holds $("$TX" -D "$ROOT/hub" status --json | sed 's/.*"envelopes":\([0-9]*\).*/\1/') envelopes; every node's log digest is equal"
 [ "$SHORT" = 1 ] || "$TX" -D "$ROOT/hub" records get household hh-ygc-001-1-01
+[ "$CHECK" = 1 ] && check_totals "after the first sync" 0 -
 
 say "抚临社区 is cut off (its daemon stops); both sides keep writing"
 stop fulin
@@ -131,46 +169,13 @@ echo "the household's two ballots are a visible conflict, never a silent winner:
     tally="list_a:1512,list_b:598,abstain:100" turnout=2210 final=true >/dev/null
 "$TX" -D "$ROOT/hub" report elections
 
+[ "$CHECK" = 1 ] && check_totals "after the partition healed" 1 final
+
 say "tongxin status on the hub"
 "$TX" -D "$ROOT/hub" status
 
 say "tongxin report coverage on the hub (the report: 5 of 120 companies, 16 of 155 committees)"
 "$TX" -D "$ROOT/hub" report coverage
-
-# --check: the report's figures, per community and summed, on the hub, after the
-# partition healed.
-jrow() { # REPORT ROWKEY ROWVALUE FIELD
-    "$TX" -D "$ROOT/hub" report "$1" --json | grep -o "{\"$2\":\"$3\"[^}]*}" |
-        grep -o "\"$4\":[0-9]*" | cut -d: -f2
-}
-expect() { # REPORT ROWKEY ROWVALUE FIELD WANT
-    got=$(jrow "$1" "$2" "$3" "$4")
-    if [ "$got" != "$5" ]; then
-        echo "demo check: report $1, $3 $4 = '$got', expected $5" >&2
-        exit 1
-    fi
-}
-if [ "$CHECK" = 1 ]; then
-    expect coverage community district property_companies 120
-    expect coverage community district companies_with_party 5
-    expect coverage community district owners_committees 155
-    expect coverage community district committees_with_party 16
-    expect coverage community xidajie property_companies 30
-    expect coverage community fulin committees_with_party 5
-    expect cases community district resolved 2089
-    expect cases community fulin resolved 612
-    expect visits community fulin households_reached 2763
-    expect visits community xidajie elderly_alone_visits 412
-    expect visits community district errands 239
-    expect rosters estate fulin-ygc three_leaders 337
-    expect rosters estate fulin-ygc building_leaders 103
-    expect rosters estate gongyuan-gyyp red_stewards 162
-    expect elections election e-ygc-2 conflicting 1
-    expect elections election e-ygc-2 eligible 2763
-    "$TX" -D "$ROOT/hub" report elections --json | grep -q '"final":"yes (signed by' ||
-        { echo "demo check: the election result is not final" >&2; exit 1; }
-    echo "demo: checked the data set's totals on the hub after the partition healed"
-fi
 
 echo
 echo "demo: finished in $(( $(date +%s) - t0 )) s"
