@@ -762,14 +762,19 @@ int main(int argc, char **argv)
     }
     if (!d.dir)
         d.dir = default_dir(dirbuf, sizeof(dirbuf));
-    if (!config) {
-        snprintf(path, sizeof(path), "%s/tongxind.conf", d.dir);
-        if (access(path, F_OK) == 0)
+    {
+        /* Without --config, DIR/tongxind.conf: read if present, and looked for
+         * again on SIGHUP. */
+        int must = config != NULL;
+
+        if (!config) {
+            snprintf(path, sizeof(path), "%s/tongxind.conf", d.dir);
             config = strdup(path);
+        }
+        d.conf.file = config;
+        if (conf_load(config, must, &d.conf))
+            return 2;
     }
-    d.conf.file = config;
-    if (conf_load(config, 1, &d.conf))
-        return 2;
     /* flags override the file */
     if (d.cli_conf.listen[0])
         snprintf(d.conf.listen, sizeof(d.conf.listen), "%s", d.cli_conf.listen);
