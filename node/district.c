@@ -355,13 +355,14 @@ static int seal_to(const uint8_t node[32], const uint8_t *secret, uint8_t out[80
 }
 
 static void wrap_entry(struct tx_mpw *w, const char *scope, uint32_t epoch, const uint8_t *reader,
-                       const uint8_t sealed[80])
+                       const uint8_t sealed[80], const uint8_t sig[64])
 {
-    tx_mpw_array(w, 4);
+    tx_mpw_array(w, 5);
     tx_mpw_str(w, scope, strlen(scope));
     tx_mpw_uint(w, epoch);
     tx_mpw_bin(w, reader, CRDT_KEY_BYTES);
     tx_mpw_bin(w, sealed, 80);
+    tx_mpw_bin(w, sig, 64);
 }
 
 struct wraplist {
@@ -369,7 +370,20 @@ struct wraplist {
     uint32_t epoch;
     uint8_t reader[CRDT_KEY_BYTES];
     uint8_t sealed[80];
+    uint8_t sig[64];
 };
+
+/* Sign ctx || digest with the root key. */
+static void root_sign(struct node_district *d, const char *ctx, const uint8_t digest[32],
+                      uint8_t sig[64])
+{
+    uint8_t msg[64];
+    size_t cl = strlen(ctx);
+
+    memcpy(msg, ctx, cl);
+    memcpy(msg + cl, digest, 32);
+    crypto_sign_detached(sig, NULL, msg, cl + 32, d->root_sk);
+}
 
 static int wl_add(struct node_district *d, struct wraplist **wl, size_t *n, const char *scope,
                   uint32_t epoch, const uint8_t *reader)
@@ -387,8 +401,13 @@ static int wl_add(struct node_district *d, struct wraplist **wl, size_t *n, cons
     scope_key(d, scope, epoch, key);
     err = seal_to(reader, key, nl[*n].sealed);
     sodium_memzero(key, sizeof(key));
-    if (!err)
+    if (!err) {
+        uint8_t dg[32];
+
+        node__wrap_digest(scope, epoch, reader, nl[*n].sealed, dg);
+        root_sign(d, NODE_WRAP_CTX, dg, nl[*n].sig);
         (*n)++;
+    }
     return err;
 }
 
@@ -418,7 +437,7 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
     struct reg_node *reg = NULL;
     struct wraplist *wl = NULL;
     size_t nreg = 0, nwl = 0;
-    uint8_t netsealed[80], xpk[32];
+    uint8_t netsealed[80], netsig[64], xpk[32];
     uint64_t now = dnow(d);
     char scope[CRDT_MAX_SCOPE + 1];
     int err;
@@ -449,6 +468,12 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
     if ((err = reg_write(d, node_id, "cert", cw.buf, cw.len)) ||
         (err = seal_to(node_id, d->netkey, netsealed)) || (err = reg_list(d, &reg, &nreg)))
         goto out;
+    {
+        uint8_t dg[32];
+
+        node__netkey_digest(node_id, netsealed, dg);
+        root_sign(d, NODE_NETKEY_CTX, dg, netsig);
+    }
     /* Keys: the node's own community (offices; relays read nothing), for a hub
      * every community; and this community's keys for every hub. */
     if (role == NODE_ROLE_OFFICE)
@@ -477,13 +502,14 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
         goto out;
     tx_mpw_init(&w, 1 << 20);
     tx_mpw_raw(&w, ENROL_MAGIC, 8);
-    tx_mpw_array(&w, 4);
+    tx_mpw_array(&w, 5);
     tx_mpw_uint(&w, 1);
     tx_mpw_bin(&w, cw.buf, cw.len);
     tx_mpw_bin(&w, netsealed, sizeof(netsealed));
+    tx_mpw_bin(&w, netsig, sizeof(netsig));
     tx_mpw_array(&w, (uint32_t)nwl);
     for (size_t i = 0; i < nwl; i++)
-        wrap_entry(&w, wl[i].scope, wl[i].epoch, wl[i].reader, wl[i].sealed);
+        wrap_entry(&w, wl[i].scope, wl[i].epoch, wl[i].reader, wl[i].sealed, wl[i].sig);
     if ((err = tx_mpw_finish(&w))) {
         tx_mpw_release(&w);
         goto out;
@@ -579,8 +605,9 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
     }
     if (err)
         goto out;
-    /* Publish: one envelope in the public scope. */
-    ch = tx_calloc(1 + 4 * nwl, sizeof(*ch));
+    /* Publish in the public scope: the revocation, then the wraps, in
+     * envelopes of at most 1000 changes. */
+    ch = tx_calloc(1 + 5 * nwl, sizeof(*ch));
     ids = tx_calloc(nwl + 1, sizeof(*ids));
     if (!ch || !ids) {
         err = TX_ENOMEM;
@@ -597,8 +624,13 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
     nch++;
     for (size_t i = 0; i < nwl; i++)
         nch += node__keywrap_changes(&ch[nch], ids[i], wl[i].scope, wl[i].epoch, wl[i].reader,
-                                     wl[i].sealed);
-    err = node_write(s, NODE_PUBLIC_SCOPE, ch, nch, NULL);
+                                     wl[i].sealed, wl[i].sig);
+    for (size_t off = 0; off < nch && !err;) {
+        size_t take = nch - off > 1000 ? 1000 : nch - off;
+
+        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
+        off += take;
+    }
 out:
     tx_mpw_release(&rw);
     tx_free(reg);

@@ -228,8 +228,19 @@ int node__trust_known(struct node_store *s, const struct node_trust *overlay,
 /* After a commit that applied public records: reload trust, install key wraps
  * addressed to this node (rebuilding their scopes), enforce revocation cuts. */
 int node__system_process(struct node_store *s);
+/* A key wrap as published: 5 changes (reader, scope, epoch, wrapped, sig). */
 uint32_t node__keywrap_changes(struct node_change *ch, char *idbuf, const char *scope,
-                               uint32_t epoch, const uint8_t *reader, const uint8_t *sealed);
+                               uint32_t epoch, const uint8_t *reader, const uint8_t *sealed,
+                               const uint8_t *sig);
+/* The district root's signature over a key wrap, and over an enrolment's sealed
+ * network key: only the administrator makes scope keys and network keys. */
+void node__wrap_digest(const char *scope, uint32_t epoch, const uint8_t reader[32],
+                       const uint8_t sealed[80], uint8_t out[32]);
+int node__wrap_verify(const uint8_t district[32], const char *scope, uint32_t epoch,
+                      const uint8_t reader[32], const uint8_t sealed[80], const uint8_t sig[64]);
+void node__netkey_digest(const uint8_t node[32], const uint8_t sealed[80], uint8_t out[32]);
+#define NODE_WRAP_CTX   "tongxin-keywrap-v1"
+#define NODE_NETKEY_CTX "tongxin-netkey-v1"
 /* Iterate records of one scope and type (a key range, not a full scan). */
 int node__records_range(struct node_store *s, const char *scope, const char *type,
                         node_record_cb cb, void *ctx);

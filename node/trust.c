@@ -191,65 +191,149 @@ int node__trust_scan_body(struct node_trust *t, const uint8_t *district,
     return TX_OK;
 }
 
-static int field_bins(const struct crdt_record *rec, const char *field, struct node_trust *t,
-                      const uint8_t *district, int revocation)
+/* ---- the public log ----
+ *
+ * Certificates, revocations and key wraps are facts signed by the district root:
+ * whatever became of the records that carried them (a later write may supersede
+ * a register value), each one ever received counts. So the trust table and the
+ * key wraps come from the public scope's envelopes, not from its records. */
+
+struct wrapfound {
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t epoch;
+    uint8_t reader[32], sealed[80];
+};
+
+struct pubscan {
+    struct node_store *s;
+    struct node_trust t;
+    struct wrapfound *w; /* wraps for this node, root-verified */
+    size_t nw;
+};
+
+/* The key wraps of one body: five fields of one keywrap record per wrap. */
+static int scan_wraps(struct pubscan *ps, const struct crdt_body *b)
 {
-    const struct crdt_field *f = crdt_record_field(rec, field, strlen(field), CRDT_LWW);
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const struct crdt_op *op = &b->ops[i];
+        const struct crdt_value *reader = NULL, *scope = NULL, *epoch = NULL, *sealed = NULL,
+                                *sig = NULL;
+        struct wrapfound wf;
 
-    if (!f)
-        return TX_OK;
-    /* Every concurrent value counts: certificates and revocations are facts,
-     * not opinions, whatever register value wins. */
-    for (uint32_t i = 0; i < f->u.lww.n; i++) {
-        const struct crdt_value *v = &f->u.lww.e[i].v;
-        int err;
-
-        if (v->type != CRDT_BIN)
+        if (op->type_len != 7 || memcmp(op->type, "keywrap", 7) || op->code != CRDT_OP_LWW_SET)
             continue;
-        err = revocation ? node__trust_add_revocation(t, district, (const uint8_t *)v->s, v->len)
-                         : node__trust_add_cert(t, district, (const uint8_t *)v->s, v->len);
-        if (err == TX_ENOMEM)
-            return err;
+        /* gather this record's fields from this body */
+        for (uint32_t k = i; k < b->nops; k++) {
+            const struct crdt_op *o2 = &b->ops[k];
+
+            if (o2->type_len != 7 || memcmp(o2->type, "keywrap", 7) || o2->id_len != op->id_len ||
+                memcmp(o2->id, op->id, op->id_len) || o2->code != CRDT_OP_LWW_SET)
+                continue;
+#define FIELD_IS(n) (o2->field_len == sizeof(n) - 1 && !memcmp(o2->field, n, sizeof(n) - 1))
+            if (FIELD_IS("reader"))
+                reader = &o2->value;
+            else if (FIELD_IS("scope"))
+                scope = &o2->value;
+            else if (FIELD_IS("epoch"))
+                epoch = &o2->value;
+            else if (FIELD_IS("wrapped"))
+                sealed = &o2->value;
+            else if (FIELD_IS("sig"))
+                sig = &o2->value;
+#undef FIELD_IS
+        }
+        if (!reader || !scope || !epoch || !sealed || !sig || reader->type != CRDT_BIN ||
+            reader->len != 32 || scope->type != CRDT_STR || scope->len > CRDT_MAX_SCOPE ||
+            epoch->type != CRDT_INT || epoch->i <= 0 || epoch->i > UINT32_MAX ||
+            sealed->type != CRDT_BIN || sealed->len != 80 || sig->type != CRDT_BIN ||
+            sig->len != 64)
+            continue;
+        if (memcmp(reader->s, ps->s->pk, 32) != 0)
+            continue; /* for another node */
+        memcpy(wf.scope, scope->s, scope->len);
+        wf.scope[scope->len] = '\0';
+        wf.epoch = (uint32_t)epoch->i;
+        memcpy(wf.reader, reader->s, 32);
+        memcpy(wf.sealed, sealed->s, 80);
+        if (crdt_check_scope(wf.scope, scope->len) ||
+            node__wrap_verify(ps->s->district, wf.scope, wf.epoch, wf.reader, wf.sealed,
+                              (const uint8_t *)sig->s)) {
+            node__log(ps->s, NODE_LOG_WARN, "keys: a key wrap for %s epoch %u is not signed by "
+                                            "the district: ignored",
+                      wf.scope, wf.epoch);
+            continue;
+        }
+        {
+            struct wrapfound *nw = tx_reallocarray(ps->w, ps->nw + 1, sizeof(*nw));
+
+            if (!nw)
+                return TX_ENOMEM;
+            ps->w = nw;
+            ps->w[ps->nw++] = wf;
+        }
+        /* later fields of this record were consumed above; duplicates are harmless */
     }
     return TX_OK;
 }
 
-struct reload_ctx {
-    struct node_store *s;
-    struct node_trust t;
-};
-
-static int reload_cb(const struct node_record *r, void *vctx)
+static int scan_public(struct node_store *s, struct pubscan *ps, int wraps)
 {
-    struct reload_ctx *c = vctx;
+    static const char prefix[] = NODE_PUBLIC_SCOPE; /* and its \0 */
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int err, rc;
 
-    if (strcmp(r->scope, NODE_PUBLIC_SCOPE) != 0)
-        return 0;
-    if (strcmp(r->type, "cert") == 0)
-        return field_bins(&r->rec, "cert", &c->t, c->s->district, 0);
-    if (strcmp(r->type, "revocation") == 0)
-        return field_bins(&r->rec, "revocation", &c->t, c->s->district, 1);
-    return 0;
+    if ((err = node__read_txn(s, &txn)))
+        return err;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur))) {
+        mdb_txn_abort(txn);
+        return node__mdb_err(rc);
+    }
+    k.mv_size = sizeof(prefix);
+    k.mv_data = (void *)prefix;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == sizeof(prefix) + 8 && !memcmp(k.mv_data, prefix, sizeof(prefix));
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val lk = {12, v.mv_data}, ev;
+        struct crdt_env e;
+        struct crdt_body b;
+
+        if (v.mv_size != 12 || mdb_get(txn, s->dbi[DB_LOG], &lk, &ev) ||
+            node__log_split(&ev, NULL) || crdt_env_decode(&e, ev.mv_data, ev.mv_size))
+            continue;
+        if (e.epoch == 0 && crdt_body_decode(&b, e.body, e.body_len) == TX_OK) {
+            err = node__trust_scan_body(&ps->t, s->district, &b);
+            if (!err && wraps)
+                err = scan_wraps(ps, &b);
+        }
+        crdt_body_release(&b);
+        crdt_env_release(&e);
+        if (err)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (!err && rc && rc != MDB_NOTFOUND)
+        err = node__mdb_err(rc);
+    return err;
 }
 
 int node__trust_reload(struct node_store *s)
 {
-    struct reload_ctx c;
+    struct pubscan ps;
     int err;
 
     if (!s->in_district)
         return TX_OK;
-    memset(&c, 0, sizeof(c));
-    c.s = s;
-    err = node__records_range(s, NODE_PUBLIC_SCOPE, "cert", reload_cb, &c);
-    if (!err)
-        err = node__records_range(s, NODE_PUBLIC_SCOPE, "revocation", reload_cb, &c);
-    if (err) {
-        node__trust_clear(&c.t);
+    memset(&ps, 0, sizeof(ps));
+    ps.s = s;
+    if ((err = scan_public(s, &ps, 0))) {
+        node__trust_clear(&ps.t);
         return err;
     }
     node__trust_clear(&s->trust);
-    s->trust = c.t;
+    s->trust = ps.t;
     return TX_OK;
 }
 
@@ -319,80 +403,41 @@ int node__trust_known(struct node_store *s, const struct node_trust *overlay,
 
 /* ---- after a commit that touched system records ---- */
 
-struct wrap_ctx {
-    struct node_store *s;
-    char (*scopes)[CRDT_MAX_SCOPE + 1];
-    size_t nscopes;
-    int err;
-};
-
-static int wrap_cb(const struct node_record *r, void *vctx)
-{
-    struct wrap_ctx *c = vctx;
-    const struct crdt_field *fr, *fs, *fe, *fw;
-    const struct crdt_lww_entry *er, *es, *ee, *ew;
-    uint8_t key[32];
-    char scope[CRDT_MAX_SCOPE + 1];
-
-    if (strcmp(r->scope, NODE_PUBLIC_SCOPE) != 0 || strcmp(r->type, "keywrap") != 0)
-        return 0;
-    fr = crdt_record_field(&r->rec, "reader", 6, CRDT_LWW);
-    fs = crdt_record_field(&r->rec, "scope", 5, CRDT_LWW);
-    fe = crdt_record_field(&r->rec, "epoch", 5, CRDT_LWW);
-    fw = crdt_record_field(&r->rec, "wrapped", 7, CRDT_LWW);
-    er = crdt_lww_winner(fr);
-    es = crdt_lww_winner(fs);
-    ee = crdt_lww_winner(fe);
-    ew = crdt_lww_winner(fw);
-    if (!er || !es || !ee || !ew || er->v.type != CRDT_BIN || er->v.len != 32 ||
-        es->v.type != CRDT_STR || es->v.len > CRDT_MAX_SCOPE || ee->v.type != CRDT_INT ||
-        ee->v.i <= 0 || ee->v.i > UINT32_MAX || ew->v.type != CRDT_BIN || ew->v.len != 80)
-        return 0;
-    if (memcmp(er->v.s, c->s->pk, 32) != 0)
-        return 0;
-    memcpy(scope, es->v.s, es->v.len);
-    scope[es->v.len] = '\0';
-    if (crdt_check_scope(scope, es->v.len) || node__scope_key(c->s, scope, (uint32_t)ee->v.i))
-        return 0;
-    if (crypto_box_seal_open(key, (const uint8_t *)ew->v.s, 80, c->s->xpk, c->s->xsk) != 0)
-        return 0; /* not for our key after all */
-    c->err = node__key_install_rebuild(c->s, scope, (uint32_t)ee->v.i, key);
-    sodium_memzero(key, sizeof(key));
-    if (c->err == TX_EEXIST)
-        c->err = TX_OK;
-    if (c->err)
-        return 1;
-    {
-        char(*ns)[CRDT_MAX_SCOPE + 1] = tx_reallocarray(c->scopes, c->nscopes + 1, sizeof(*ns));
-
-        if (!ns) {
-            c->err = TX_ENOMEM;
-            return 1;
-        }
-        c->scopes = ns;
-        snprintf(ns[c->nscopes++], CRDT_MAX_SCOPE + 1, "%s", scope);
-    }
-    node__log(c->s, NODE_LOG_INFO, "keys: received %s epoch %lld", scope, (long long)ee->v.i);
-    return 0;
-}
-
 int node__system_process(struct node_store *s)
 {
-    struct wrap_ctx wc;
+    struct pubscan ps;
     int err;
 
-    if (!s->in_district || s->readonly || !s->have_sk)
-        return node__trust_reload(s);
-    if ((err = node__trust_reload(s)))
+    if (!s->in_district)
+        return TX_OK;
+    memset(&ps, 0, sizeof(ps));
+    ps.s = s;
+    if ((err = scan_public(s, &ps, !s->readonly && s->have_sk))) {
+        node__trust_clear(&ps.t);
+        tx_free(ps.w);
         return err;
-    /* Key wraps addressed to this node. */
-    memset(&wc, 0, sizeof(wc));
-    wc.s = s;
-    err = node__records_range(s, NODE_PUBLIC_SCOPE, "keywrap", wrap_cb, &wc);
-    if (!err)
-        err = wc.err;
-    tx_free(wc.scopes); /* each was rebuilt with its key, in one transaction */
-    if (err)
+    }
+    node__trust_clear(&s->trust);
+    s->trust = ps.t;
+    /* Key wraps addressed to this node and signed by the root: each new key is
+     * installed with its scope rebuilt, in one transaction. */
+    for (size_t i = 0; i < ps.nw && !err; i++) {
+        struct wrapfound *w = &ps.w[i];
+        uint8_t key[32];
+
+        if (node__scope_key(s, w->scope, w->epoch))
+            continue;
+        if (crypto_box_seal_open(key, w->sealed, 80, s->xpk, s->xsk) != 0)
+            continue; /* not for our key after all */
+        err = node__key_install_rebuild(s, w->scope, w->epoch, key);
+        sodium_memzero(key, sizeof(key));
+        if (err == TX_EEXIST)
+            err = TX_OK;
+        if (!err)
+            node__log(s, NODE_LOG_INFO, "keys: received %s epoch %u", w->scope, w->epoch);
+    }
+    tx_free(ps.w);
+    if (err || s->readonly || !s->have_sk)
         return err;
     /* Revocations whose cut is below what we hold: drop the envelopes after the
      * cut and rebuild what they touched. */
@@ -409,14 +454,60 @@ int node__system_process(struct node_store *s)
 
 /* ---- enrolment ---- */
 
+void node__wrap_digest(const char *scope, uint32_t epoch, const uint8_t reader[32],
+                       const uint8_t sealed[80], uint8_t out[32])
+{
+    crypto_generichash_state st;
+    uint8_t eb[4];
+
+    node__put_u32(eb, epoch);
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)scope, strlen(scope) + 1);
+    crypto_generichash_update(&st, eb, 4);
+    crypto_generichash_update(&st, reader, 32);
+    crypto_generichash_update(&st, sealed, 80);
+    crypto_generichash_final(&st, out, 32);
+}
+
+void node__netkey_digest(const uint8_t node[32], const uint8_t sealed[80], uint8_t out[32])
+{
+    crypto_generichash_state st;
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, node, 32);
+    crypto_generichash_update(&st, sealed, 80);
+    crypto_generichash_final(&st, out, 32);
+}
+
+static int root_verify(const uint8_t district[32], const char *ctx, const uint8_t digest[32],
+                       const uint8_t sig[64])
+{
+    uint8_t msg[64];
+    size_t cl = strlen(ctx);
+
+    memcpy(msg, ctx, cl);
+    memcpy(msg + cl, digest, 32);
+    return crypto_sign_verify_detached(sig, msg, cl + 32, district) == 0 ? TX_OK : TX_ECERT;
+}
+
+int node__wrap_verify(const uint8_t district[32], const char *scope, uint32_t epoch,
+                      const uint8_t reader[32], const uint8_t sealed[80], const uint8_t sig[64])
+{
+    uint8_t dg[32];
+
+    node__wrap_digest(scope, epoch, reader, sealed, dg);
+    return root_verify(district, NODE_WRAP_CTX, dg, sig);
+}
+
 uint32_t node__keywrap_changes(struct node_change *ch, char *idbuf, const char *scope,
-                               uint32_t epoch, const uint8_t *reader, const uint8_t *sealed)
+                               uint32_t epoch, const uint8_t *reader, const uint8_t *sealed,
+                               const uint8_t *sig)
 {
     char hex[NODE_ID_HEX + 1];
 
     node_hex(reader, 32, hex);
     snprintf(idbuf, CRDT_MAX_ID + 1, "%.16s:%s:%u", hex, scope, epoch);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         memset(&ch[i], 0, sizeof(ch[i]));
         ch[i].type = "keywrap";
         ch[i].id = idbuf;
@@ -437,7 +528,11 @@ uint32_t node__keywrap_changes(struct node_change *ch, char *idbuf, const char *
     ch[3].value.type = CRDT_BIN;
     ch[3].value.s = (const char *)sealed;
     ch[3].value.len = 80;
-    return 4;
+    ch[4].field = "sig";
+    ch[4].value.type = CRDT_BIN;
+    ch[4].value.s = (const char *)sig;
+    ch[4].value.len = 64;
+    return 5;
 }
 
 struct enrol_ctx {
@@ -477,6 +572,7 @@ struct wrap {
     uint32_t epoch;
     uint8_t reader[32];
     uint8_t sealed[80];
+    uint8_t sig[64];
     char id[CRDT_MAX_ID + 1];
 };
 
@@ -488,7 +584,7 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
     uint32_t certlen, nlen, nw;
     struct node_cert c;
     struct enrol_ctx ec;
-    uint8_t net[32];
+    uint8_t net[32], netsig[64];
     struct wrap *w = NULL;
     struct node_change *ch = NULL;
     char hex[NODE_ID_HEX + 1];
@@ -500,12 +596,20 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
     if (len < 8 || memcmp(blob, "TXENROL1", 8) != 0)
         return TX_ECORRUPT;
     tx_mpr_init(&r, blob + 8, len - 8);
-    if (tx_mpr_array_n(&r, 4) || tx_mpr_uint(&r, &ver) || ver != 1 ||
+    if (tx_mpr_array_n(&r, 5) || tx_mpr_uint(&r, &ver) || ver != 1 ||
         tx_mpr_bin(&r, &cert, &certlen, 2048) || tx_mpr_bin(&r, &netsealed, &nlen, 80) ||
-        nlen != 80 || tx_mpr_array(&r, &nw, 250))
+        nlen != 80 || tx_mpr_bin_fixed(&r, netsig, 64) || tx_mpr_array(&r, &nw, 65536))
         return TX_ECORRUPT;
     if ((err = node_cert_decode(cert, certlen, &c)))
         return err;
+    {
+        /* the network key is the administrator's, not whoever carried the file */
+        uint8_t dg[32];
+
+        node__netkey_digest(c.node, netsealed, dg);
+        if (root_verify(c.district, NODE_NETKEY_CTX, dg, netsig))
+            return TX_ECERT;
+    }
     if (memcmp(c.node, s->pk, 32) != 0)
         return TX_ECERT; /* issued for another node */
     if (s->in_district && memcmp(c.district, s->district, 32) != 0)
@@ -514,7 +618,7 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
         return TX_ECRYPTO;
     sodium_memzero(net, sizeof(net));
     w = tx_calloc((size_t)nw + 1, sizeof(*w));
-    ch = tx_calloc(1 + 4 * (size_t)nw, sizeof(*ch));
+    ch = tx_calloc(1 + 5 * (size_t)nw, sizeof(*ch));
     if (!w || !ch) {
         err = TX_ENOMEM;
         goto out;
@@ -524,16 +628,21 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
         uint32_t sl;
         uint64_t ep;
 
-        if (tx_mpr_array_n(&r, 4) || tx_mpr_str(&r, &sc, &sl, CRDT_MAX_SCOPE) ||
+        if (tx_mpr_array_n(&r, 5) || tx_mpr_str(&r, &sc, &sl, CRDT_MAX_SCOPE) ||
             tx_mpr_uint(&r, &ep) || tx_mpr_bin_fixed(&r, w[i].reader, 32) ||
-            tx_mpr_bin_fixed(&r, w[i].sealed, 80) || ep == 0 || ep > UINT32_MAX ||
-            crdt_check_scope(sc, sl)) {
+            tx_mpr_bin_fixed(&r, w[i].sealed, 80) || tx_mpr_bin_fixed(&r, w[i].sig, 64) ||
+            ep == 0 || ep > UINT32_MAX || crdt_check_scope(sc, sl)) {
             err = TX_ECORRUPT;
             goto out;
         }
         memcpy(w[i].scope, sc, sl);
         w[i].scope[sl] = '\0';
         w[i].epoch = (uint32_t)ep;
+        if (node__wrap_verify(c.district, w[i].scope, w[i].epoch, w[i].reader, w[i].sealed,
+                              w[i].sig)) {
+            err = TX_ECERT; /* a wrap the administrator did not sign */
+            goto out;
+        }
     }
     if (tx_mpr_done(&r)) {
         err = TX_ECORRUPT;
@@ -575,8 +684,14 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
     nch = 1;
     for (uint32_t i = 0; i < nw; i++)
         nch += node__keywrap_changes(&ch[nch], w[i].id, w[i].scope, w[i].epoch, w[i].reader,
-                                     w[i].sealed);
-    if ((err = node_write(s, NODE_PUBLIC_SCOPE, ch, nch, NULL)))
+                                     w[i].sealed, w[i].sig);
+    for (size_t off = 0; off < nch && !err;) {
+        size_t take = nch - off > 1000 ? 1000 : nch - off;
+
+        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
+        off += take;
+    }
+    if (err)
         goto out;
     err = node__trust_reload(s);
     node__log(s, NODE_LOG_INFO, "district: enrolled as %s of %s", node_role_name(c.role),
