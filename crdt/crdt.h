@@ -495,6 +495,9 @@ int crdt_env_encode(const struct crdt_env *e, struct tx_mpw *w);
  * prev zero iff seq == 1, deps sorted/unique/not self. No crypto here. body
  * borrows from buf. */
 int crdt_env_decode(struct crdt_env *e, const void *buf, size_t len);
+/* Read only the origin and seq of an encoded envelope (no other checks): what a
+ * session needs to know that its peer holds it. */
+int crdt_env_peek(const void *buf, size_t len, uint8_t origin[CRDT_KEY_BYTES], uint64_t *seq);
 /* The envelope hash: BLAKE2b-256 of the whole encoding (signature included). */
 int crdt_env_hash(const void *buf, size_t len, uint8_t out[CRDT_HASH_BYTES]);
 /* Check that a decoded body agrees with its envelope's header: every superseded

@@ -159,6 +159,19 @@ fail:
     return err;
 }
 
+int crdt_env_peek(const void *buf, size_t len, uint8_t origin[CRDT_KEY_BYTES], uint64_t *seq)
+{
+    struct tx_mpr r;
+    uint64_t v;
+    int err;
+
+    tx_mpr_init(&r, buf, len);
+    if ((err = tx_mpr_array_n(&r, 11)) || (err = tx_mpr_uint(&r, &v)) ||
+        (err = tx_mpr_bin_fixed(&r, origin, CRDT_KEY_BYTES)) || (err = tx_mpr_uint(&r, seq)))
+        return err;
+    return v == CRDT_ENV_VERSION ? TX_OK : TX_EVERSION;
+}
+
 int crdt_env_hash(const void *buf, size_t len, uint8_t out[CRDT_HASH_BYTES])
 {
     if (crypto_generichash(out, CRDT_HASH_BYTES, buf, len, NULL, 0) != 0)

@@ -42,8 +42,9 @@ struct net_session {
     struct net_known known;
     uint64_t pos;
     int have_peer_vec;
-    uint64_t credit;    /* ENVELOPES messages we may still send */
-    uint64_t unacked;   /* ENVELOPES received beyond our returned credit */
+    uint64_t outstanding; /* ENVELOPES messages sent and not yet credited back */
+    struct crdt_dep evidence[64]; /* equivocation evidence already sent */
+    size_t nevidence;
     uint64_t started_ms, last_ping_ms, last_vector_ms, ping_id, ping_sent_ms;
     int ping_outstanding;
 };
@@ -400,7 +401,7 @@ int net_session_pump(struct net_session *s, uint64_t now_ms)
     (void)now_ms;
     if (s->info.state != NET_OPEN || !s->have_peer_vec)
         return TX_OK;
-    while (s->credit > 0 && s->out_len + s->inflight < s->cfg.max_outbuf) {
+    while (s->outstanding < s->cfg.window && s->out_len + s->inflight < s->cfg.max_outbuf) {
         struct tx_mpw body, w;
         size_t count = 0;
         int err;
@@ -426,7 +427,7 @@ int net_session_pump(struct net_session *s, uint64_t now_ms)
         tx_mpw_release(&body);
         if ((err = send_w(s, &w)))
             return fail(s, err, "send failed");
-        s->credit--;
+        s->outstanding++;
         s->info.env_out += count;
     }
     return TX_OK;
@@ -479,15 +480,30 @@ static int check_heads(struct net_session *s, const struct net_msg *m)
                 continue;
         }
         {
+            /* evidence goes once per session */
+            size_t k;
+
+            for (k = 0; k < s->nevidence; k++)
+                if (s->evidence[k].seq == pe->seq &&
+                    !memcmp(s->evidence[k].origin, pe->origin, 32))
+                    break;
+            if (k < s->nevidence)
+                continue;
+        }
+        {
             uint8_t *env = NULL, h[32];
             size_t len = 0;
 
             if (s->cfg.store->get(s->cfg.store_ctx, pe->origin, pe->seq, &env, &len))
                 continue;
             crdt_env_hash(env, len, h);
-            if (memcmp(h, pe->hash, 32) != 0) {
+            if (memcmp(h, pe->hash, 32) != 0 && body.len + len < NET_MAX_FRAME / 2 - 64) {
                 tx_mpw_bin(&body, env, len);
                 count++;
+                if (s->nevidence < sizeof(s->evidence) / sizeof(s->evidence[0])) {
+                    memcpy(s->evidence[s->nevidence].origin, pe->origin, 32);
+                    s->evidence[s->nevidence++].seq = pe->seq;
+                }
                 slog(s, NET_LOG_WARN, "heads differ at one seq: sending evidence");
             }
             tx_free(env);
@@ -501,7 +517,8 @@ static int check_heads(struct net_session *s, const struct net_msg *m)
         tx_mpw_array(&w, count);
         tx_mpw_raw(&w, body.buf, body.len);
         err = send_w(s, &w);
-        /* Evidence travels outside the credit window: it is one small batch. */
+        /* The peer credits every ENVELOPES message back, evidence too. */
+        s->outstanding++;
     }
     tx_mpw_release(&body);
     return err;
@@ -523,10 +540,8 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
             err = check_heads(s, &m);
         if (!err)
             err = s->cfg.store->start(s->cfg.store_ctx, &s->known, &s->pos);
-        if (!err && !s->have_peer_vec) {
+        if (!err && !s->have_peer_vec)
             s->have_peer_vec = 1;
-            s->credit = s->cfg.window;
-        }
         if (!err && m.vec_reply)
             err = send_vector(s, 0, now);
         net__msg_release(&m);
@@ -536,9 +551,18 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
     case NET_MSG_ENVELOPES: {
         struct net_ingest_result res;
 
-        if (++s->unacked > (uint64_t)s->cfg.window + 1) {
-            net__msg_release(&m);
-            return fail(s, TX_EPROTO, "sent beyond its credit");
+        /* The peer holds what it sends: never send it back. (Flow control is
+         * the sender's: this side ingests each message before reading the next,
+         * so what it buffers is bounded by the frame cap.) */
+        for (uint32_t i = 0; i < m.nenv; i++) {
+            uint8_t origin[CRDT_KEY_BYTES];
+            uint64_t seq;
+
+            if (crdt_env_peek(m.envs[i], m.lens[i], origin, &seq) == TX_OK &&
+                net_known_set(&s->known, origin, seq, 0)) {
+                net__msg_release(&m);
+                return fail(s, TX_ENOMEM, "out of memory");
+            }
         }
         memset(&res, 0, sizeof(res));
         err = m.nenv ? s->cfg.store->ingest(s->cfg.store_ctx, m.envs, m.lens, m.nenv, &res)
@@ -559,16 +583,15 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
         {
             struct tx_mpw w;
 
-            s->unacked--;
             tx_mpw_init(&w, 64);
             net__msg_credit(&w, 1);
             return send_w(s, &w);
         }
     }
     case NET_MSG_CREDIT:
-        if (s->credit + m.credit > (uint64_t)s->cfg.window * 4)
-            return fail(s, TX_EPROTO, "credit overflow");
-        s->credit += m.credit;
+        if (m.credit > s->outstanding)
+            return fail(s, TX_EPROTO, "credit for messages never sent");
+        s->outstanding -= m.credit;
         return net_session_pump(s, now);
     case NET_MSG_GET: {
         struct tx_mpw body, w;
@@ -581,6 +604,10 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
 
             if (s->cfg.store->get(s->cfg.store_ctx, m.get[i].origin, m.get[i].seq, &env, &l))
                 continue;
+            if (body.len + l > NET_MAX_FRAME / 2 - 64) {
+                tx_free(env); /* the rest comes with the next request */
+                break;
+            }
             tx_mpw_bin(&body, env, l);
             tx_free(env);
             count++;
@@ -593,6 +620,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
             tx_mpw_array(&w, count);
             tx_mpw_raw(&w, body.buf, body.len);
             err = send_w(s, &w);
+            s->outstanding++;
         }
         tx_mpw_release(&body);
         return err ? fail(s, err, "reply failed") : TX_OK;
