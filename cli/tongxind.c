@@ -149,6 +149,19 @@ static int parse_level(const char *s)
     return -1;
 }
 
+/* HOST:PORT with a port of 1..65535 ([v6]:port too). */
+static int valid_addr(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    char *end;
+    long port;
+
+    if (!colon || colon == addr || strlen(addr) >= 64)
+        return 0;
+    port = strtol(colon + 1, &end, 10);
+    return *end == '\0' && colon[1] && port > 0 && port <= 65535;
+}
+
 static int add_peer(struct conf *c, const char *addr)
 {
     char *copy;
@@ -156,8 +169,7 @@ static int add_peer(struct conf *c, const char *addr)
     for (size_t i = 0; i < c->npeers; i++)
         if (!strcmp(c->peers[i], addr))
             return 1;
-    if (c->npeers >= MAX_PEERS || strlen(addr) >= 64 || !strchr(addr, ':') ||
-        !(copy = strdup(addr)))
+    if (c->npeers >= MAX_PEERS || !valid_addr(addr) || !(copy = strdup(addr)))
         return 0;
     c->peers[c->npeers++] = copy;
     return 1;
@@ -227,7 +239,8 @@ static int conf_load(const char *file, int must_exist, struct conf *c)
     if (!file)
         return 0;
     if (access(file, R_OK) != 0) {
-        if (!must_exist)
+        /* absent is fine for the default file; present but unreadable is not */
+        if (!must_exist && access(file, F_OK) != 0)
             return 0;
         fprintf(stderr, "tongxind: config %s: %s\n", file, strerror(errno));
         return -1;
@@ -298,8 +311,8 @@ static void apply_peers(struct daemon *d)
 
     memset(&merged, 0, sizeof(merged));
     merged.log_level = -1;
-    if (d->conf.file)
-        conf_load(d->conf.file, 0, &merged);
+    if (d->conf.file && conf_load(d->conf.file, 0, &merged))
+        dlog(0, "daemon: %s could not be read: peers from it are left out", d->conf.file);
     peers_file_load(d->dir, &merged);
     for (size_t i = 0; i < d->cli_conf.npeers; i++)
         add_peer(&merged, d->cli_conf.peers[i]);
@@ -887,6 +900,9 @@ int main(int argc, char **argv)
     conf_release(&d.conf);
     conf_release(&d.cli_conf);
     close(d.lockfd); /* the lock file stays: unlinking it would race a starting daemon */
-    dlog(2, "daemon: stopped cleanly");
+    if (rc)
+        dlog(0, "daemon: stopped, but handles were left open");
+    else
+        dlog(2, "daemon: stopped cleanly");
     return rc ? 1 : 0;
 }

@@ -48,6 +48,7 @@ struct uvpeer {
     uint8_t node[32];
     int have_node;
     int have_last;
+    int removed; /* the operator removed it: no longer listed */
     struct net_session_info last;
     struct uvpeer *next;
 };
@@ -641,6 +642,7 @@ int net_uv_peer_add(struct net_uv *u, const char *addr)
     p->configured = 1;
     p->state = NET_PEER_DOWN;
     p->since = now_ms(u);
+    p->removed = 0;
     p->next = u->peers;
     u->peers = p;
     if (!u->stopping)
@@ -654,6 +656,7 @@ int net_uv_peer_remove(struct net_uv *u, const char *addr)
         if (!p->configured || strcmp(p->addr, addr) != 0)
             continue;
         p->configured = 0;
+        p->removed = 1;
         p->state = NET_PEER_DOWN;
         if (p->conn && !p->conn->closing) {
             net_session_close(p->conn->s, 0, "peer removed");
@@ -714,7 +717,7 @@ int net_uv_peers_each(struct net_uv *u, net_peer_cb cb, void *ctx)
         struct net_peer_info pi;
         int err;
 
-        if (!p->configured && !p->conn && !p->have_last)
+        if (!p->configured && !p->conn && (!p->have_last || p->removed))
             continue;
         memset(&pi, 0, sizeof(pi));
         snprintf(pi.addr, sizeof(pi.addr), "%s", p->addr);
