@@ -1,7 +1,8 @@
 /*
  * keys.c - scope keys, body encryption and envelope signatures.
  *
- * A scope key is 32 random bytes per (scope, epoch). It is never stored in the
+ * A scope key is 32 bytes per (scope, epoch): derived by the district
+ * administrator (district.c), or random outside a district. It is never stored in the
  * clear: the keys database holds it sealed (crypto_box_seal) to this node's own
  * X25519 key, and the unsealed copies live in sodium_malloc'd memory while the
  * store is open. Sharing a key with another reader is the same operation with
@@ -145,7 +146,8 @@ static int store_key_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     return node__mdb_err(mdb_put(txn, s->dbi[DB_KEYS], &k, &v, 0));
 }
 
-/* Ensure this node holds a key for scope; create epoch 1 if it has none. */
+/* Ensure this node holds a key for scope; outside a district, create one (under
+ * a random epoch) if it has none. */
 int node__scope_ensure_key(struct node_store *s, const char *scope, uint32_t *epoch)
 {
     struct create_ctx c;
