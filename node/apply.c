@@ -198,33 +198,40 @@ int node__apply_body(struct node_store *s, MDB_txn *txn, struct node__reccache *
     return TX_OK;
 }
 
+uint64_t node__next_arrival(struct node_store *s, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t next = 1;
+
+    /* The arrival index is appended in order: the next number follows its last
+     * key (no counter to write with every envelope). */
+    if (mdb_cursor_open(txn, s->dbi[DB_ARRIVAL], &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            next = node__get_u64(k.mv_data) + 1;
+        mdb_cursor_close(cur);
+    }
+    return next;
+}
+
 int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts)
 {
-    uint64_t hlc;
-    int err;
+    struct origin_row own;
 
     memset(ts, 0, sizeof(*ts));
     ts->now = node__now(s);
-    if ((err = node__meta_get_u64(s, txn, "next_arrival", &ts->next_arrival)) ||
-        (err = node__meta_get_u64(s, txn, "hlc", &hlc)))
-        return err;
-    if (ts->next_arrival == 0)
-        ts->next_arrival = 1;
-    /* Another process may have written since we last looked. */
-    if (hlc > s->hlc.last)
-        s->hlc.last = hlc;
+    ts->next_arrival = node__next_arrival(s, txn);
+    /* The clock never goes below this node's own last envelope, even when
+     * another process wrote since we last looked. */
+    if (s->have_sk && node__origin_get(s, txn, s->pk, 0, &own) == TX_OK &&
+        own.head_hlc > s->hlc.last)
+        s->hlc.last = own.head_hlc;
     return TX_OK;
 }
 
 int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts)
 {
-    int err = node__meta_put_u64(s, txn, "next_arrival", ts->next_arrival);
-
-    if (!err)
-        err = node__meta_put_u64(s, txn, "hlc", s->hlc.last);
-    if (!err)
-        err = node__stat_add(s, txn, NODE_R_BADBODY, ts->badbody);
-    return err;
+    return node__stat_add(s, txn, NODE_R_BADBODY, ts->badbody);
 }
 
 static void logkey(uint8_t *k, uint32_t idx, uint64_t seq)

@@ -204,6 +204,8 @@ struct node__txstate {
     int system_dirty; /* a public-scope body was applied: certs, keys may change */
 };
 int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts);
+/* The arrival number the next appended envelope gets. */
+uint64_t node__next_arrival(struct node_store *s, MDB_txn *txn);
 int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts);
 /* apply: 0 for local writes (already applied while building the envelope). */
 int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,

@@ -91,10 +91,7 @@ static int ns_start(void *ctx, const struct net_known *known, uint64_t *pos)
     if (best == UINT64_MAX) {
         /* It lacks nothing: stream from where the next envelope will arrive, so
          * new writes are pushed at once. */
-        uint64_t next = 0;
-
-        node__meta_get_u64(s, txn, "next_arrival", &next);
-        best = next ? next : 1;
+        best = node__next_arrival(s, txn);
     }
     mdb_txn_abort(txn);
     *pos = best;

@@ -450,9 +450,25 @@ static int load_info(struct node_store *s, MDB_txn *txn)
         return err ? err : TX_ECORRUPT;
     {
         uint64_t last;
+        MDB_cursor *cur;
+        MDB_val ok, ov;
 
+        /* The clock resumes above every stored envelope's timestamp: this
+         * node's own and every remote one it merged. */
         if ((err = node__meta_get_u64(s, txn, "hlc", &last)))
             return err;
+        if (mdb_cursor_open(txn, s->dbi[DB_ORIGINS], &cur) == 0) {
+            int rc;
+
+            for (rc = mdb_cursor_get(cur, &ok, &ov, MDB_FIRST); rc == 0;
+                 rc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
+                struct origin_row o;
+
+                if (node__origin_decode(ov.mv_data, ov.mv_size, &o) == 0 && o.head_hlc > last)
+                    last = o.head_hlc;
+            }
+            mdb_cursor_close(cur);
+        }
         crdt_hlc_init(&s->hlc, last, CRDT_HLC_DEFAULT_SKEW_MS);
     }
     return TX_OK;
