@@ -438,6 +438,28 @@ struct cut_ctx {
     uint64_t cut;
 };
 
+/* Drop every held envelope of origin idx with seq > cut. */
+static int drop_held(struct node_store *s, MDB_txn *txn, uint32_t idx, uint64_t cut)
+{
+    MDB_cursor *cur;
+    uint8_t k[12];
+    MDB_val key = {12, k}, val;
+    int rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &cur);
+
+    if (rc)
+        return node__mdb_err(rc);
+    node__put_u32(k, idx);
+    node__put_u64(k + 4, cut + 1);
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && key.mv_size == 12 && node__get_u32(key.mv_data) == idx) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? TX_OK : node__mdb_err(rc);
+}
+
 /* Delete entries of (idx, seq > cut) from an index whose values are idx, seq. */
 struct scopelist {
     char (*s)[CRDT_MAX_SCOPE + 1];
@@ -544,7 +566,8 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     o.head = c->cut;
     o.cut = c->cut;
     o.flags |= NODE_ORIGIN_REVOKED;
-    if ((err = node__origin_put(s, txn, c->origin, &o)))
+    if ((err = node__origin_put(s, txn, c->origin, &o)) ||
+        (err = drop_held(s, txn, o.idx, c->cut)))
         goto out;
     for (size_t i = 0; i < scopes.n && !err; i++)
         err = node__rebuild_scope_txn(s, txn, scopes.s[i]);
@@ -573,10 +596,12 @@ static int mark_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     if (err)
         return err;
     if ((o.flags & NODE_ORIGIN_REVOKED) && o.cut == c->cut)
-        return TX_OK;
+        return drop_held(s, txn, o.idx, c->cut);
     o.flags |= NODE_ORIGIN_REVOKED;
     o.cut = c->cut;
-    return node__origin_put(s, txn, c->origin, &o);
+    if ((err = node__origin_put(s, txn, c->origin, &o)))
+        return err;
+    return drop_held(s, txn, o.idx, c->cut);
 }
 
 int node__mark_revoked(struct node_store *s, const uint8_t *origin, uint64_t cut)
@@ -590,8 +615,22 @@ int node__mark_revoked(struct node_store *s, const uint8_t *origin, uint64_t cut
     if ((err = node__read_txn(s, &txn)))
         return err;
     if (node__origin_get(s, txn, origin, 0, &o) == TX_OK && (o.flags & NODE_ORIGIN_REVOKED) &&
-        o.cut == cut)
+        o.cut == cut) {
+        /* nothing to do unless something beyond the cut is still held */
+        MDB_cursor *cur;
+        uint8_t k[12];
+        MDB_val key = {12, k}, val;
+
         same = 1;
+        node__put_u32(k, o.idx);
+        node__put_u64(k + 4, cut + 1);
+        if (mdb_cursor_open(txn, s->dbi[DB_HELD], &cur) == 0) {
+            if (mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE) == 0 && key.mv_size == 12 &&
+                node__get_u32(key.mv_data) == o.idx)
+                same = 0;
+            mdb_cursor_close(cur);
+        }
+    }
     mdb_txn_abort(txn);
     return same ? TX_OK : node__write_txn(s, mark_fn, &c);
 }

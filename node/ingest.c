@@ -538,10 +538,10 @@ static int deps_ok(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c,
     for (uint32_t i = 0; i < e->ndeps; i++) {
         struct orig *d = orig_find(c, e->deps[i].origin);
         struct origin_row row;
-        uint64_t head;
+        const struct origin_row *r = &row;
 
         if (d) {
-            head = d->row.head;
+            r = &d->row;
         } else {
             int err = node__origin_get(s, txn, e->deps[i].origin, 0, &row);
 
@@ -551,12 +551,16 @@ static int deps_ok(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c,
             }
             if (err)
                 return err;
-            head = row.head;
         }
-        if (head < e->deps[i].seq) {
-            *ok = 0;
-            return TX_OK;
-        }
+        if (r->head >= e->deps[i].seq)
+            continue;
+        /* A dependency beyond a revocation cut never arrives: an honest node
+         * that overwrote a revoked node's later values must not be cut off for
+         * it. What that envelope superseded simply is not there to remove. */
+        if ((r->flags & NODE_ORIGIN_REVOKED) && e->deps[i].seq > r->cut && r->head >= r->cut)
+            continue;
+        *ok = 0;
+        return TX_OK;
     }
     return TX_OK;
 }
