@@ -389,8 +389,14 @@ int cmd_demo(struct cli *c, int argc, char **argv)
         return cli_usage("demo load [--seed S] [--community ID]");
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 0, &npos)))
         return rc;
-    if (seed_s)
-        seed = strtoull(seed_s, NULL, 0);
+    if (seed_s) {
+        char *end;
+
+        errno = 0;
+        seed = strtoull(seed_s, &end, 0);
+        if (errno || *end || end == seed_s)
+            return cli_usage("--seed needs a number");
+    }
     if ((rc = cli_open(c, 1, &s)))
         return rc;
     node_info(s, &info);

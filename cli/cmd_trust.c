@@ -274,8 +274,9 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
         "\n"
         "Write a root-signed revocation of NODE_ID into this node's store (normally the\n"
         "hub's), from where it spreads with sync and bundles: the node's envelopes after\n"
-        "seq N (default: the last one this store holds) are refused everywhere, and every\n"
-        "scope it could read moves to a new key epoch it cannot open.\n";
+        "seq N are refused everywhere, and every scope it could read moves to a new key\n"
+        "epoch it cannot open. Without --after-seq, N is the last of its envelopes this\n"
+        "store holds (refused if it holds none); --after-seq 0 drops everything it wrote.\n";
     const char *ddir = NULL, *after = NULL, *reason = NULL;
     const struct cli_opt opts[] = {{"--district", 1, &ddir, NULL},
                                    {"--after-seq", 1, &after, NULL},
@@ -286,7 +287,7 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
     struct node_district *d;
     struct node_store *s;
     int npos, rc, err;
-    uint64_t cut = 0;
+    uint64_t cut = NODE_CUT_HEAD;
 
     if (cli_wants_help(argc, argv)) {
         fputs(help, stdout);
@@ -303,8 +304,8 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
 
         errno = 0;
         cut = strtoull(after, &end, 10);
-        if (errno || *end || end == after || cut == 0)
-            return cli_usage("--after-seq needs a positive number");
+        if (errno || *end || end == after || cut == NODE_CUT_HEAD)
+            return cli_usage("--after-seq needs a number (0 drops everything the node wrote)");
     }
     if ((err = node_district_open(ddir, NULL, &d)))
         return district_fail(err, ddir);
@@ -315,6 +316,10 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
     err = node_district_revoke(d, s, node, cut, reason);
     node_close(s);
     node_district_close(d);
+    if (err == TX_ENOTFOUND && cut == NODE_CUT_HEAD)
+        return cli_fail(err, "%.8s: not issued by this district, or this store holds nothing "
+                             "of it (give --after-seq)",
+                        pos[0]);
     if (err == TX_ENOTFOUND)
         return cli_fail(err, "%.8s was not issued by this district", pos[0]);
     if (err == TX_EDISTRICT)

@@ -691,19 +691,39 @@ static void on_signal(uv_signal_t *h, int sig)
     shutdown_daemon(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static int revoked_cb(const struct node_cert_info *ci, void *ctx)
+{
+    struct daemon *d = ctx;
+
+    if (ci->state == NODE_CERT_REVOKED)
+        net_uv_close_node(d->net, ci->cert.node, TX_EREVOKED, "certificate revoked");
+    return 0;
+}
+
 static void on_housekeeping(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     struct node_ingest_report r;
+    int changed = 0, err;
 
-    /* Held envelopes whose time came (clock skew), and a periodic nudge. */
+    /* What another process changed here (cert install, keys import, revoke,
+     * bundle import beside the daemon), then held envelopes whose time came. */
+    if ((err = node_refresh(d->st, &changed)))
+        dlog(1, "daemon: refresh: %s", tx_strerror(err));
+    if (changed)
+        node_certs_each(d->st, revoked_cb, d);
     if (node_release_held(d->st, &r) == TX_OK && r.released)
+        net_uv_local_write(d->net);
+    if (changed)
         net_uv_local_write(d->net);
 }
 
 static void on_ingested(void *ctx)
 {
-    (void)ctx;
+    struct daemon *d = ctx;
+
+    /* A revocation may just have arrived: drop that node's sessions. */
+    node_certs_each(d->st, revoked_cb, d);
 }
 
 static uint64_t loop_now(void *ctx)
@@ -794,6 +814,12 @@ int main(int argc, char **argv)
     if (d.cli_conf.log_level >= 0)
         d.conf.log_level = d.cli_conf.log_level;
     log_level = d.conf.log_level >= 0 ? d.conf.log_level : 2;
+    /* No node here: say so before leaving a lock file behind. */
+    snprintf(path, sizeof(path), "%s/node.pub", d.dir);
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "tongxind: %s holds no node (tongxin -D %s init ...)\n", d.dir, d.dir);
+        return 3;
+    }
     /* One daemon per data directory. */
     snprintf(path, sizeof(path), "%s/tongxind.lock", d.dir);
     d.lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -816,8 +842,13 @@ int main(int argc, char **argv)
         static const struct node_os os = {NULL, NULL, on_log, NULL};
 
         if ((err = node_open(d.dir, 0, &os, &d.st))) {
-            fprintf(stderr, "tongxind: open %s: %s\n", d.dir, tx_strerror(err));
-            return err == TX_ENOTINIT ? 3 : 1;
+            if (err == TX_EINVAL)
+                fprintf(stderr, "tongxind: %s/node.key must be readable by its owner only "
+                                "(chmod 600)\n",
+                        d.dir);
+            else
+                fprintf(stderr, "tongxind: open %s: %s\n", d.dir, tx_strerror(err));
+            return err == TX_ENOTINIT ? 3 : err == TX_EINVAL ? 2 : 1;
         }
     }
     node_info(d.st, &info);
@@ -848,6 +879,7 @@ int main(int argc, char **argv)
     nc.listen = d.conf.listen[0] ? d.conf.listen : NULL;
     nc.now_ms = loop_now;
     nc.on_ingest = on_ingested;
+    nc.ingest_ctx = &d;
     snprintf(d.listen_desc, sizeof(d.listen_desc), "%s", nc.listen ? nc.listen : "-");
     uv_loop_init(&d.loop);
     if ((err = net_uv_start(&d.loop, &nc, &d.net))) {
@@ -880,7 +912,7 @@ int main(int argc, char **argv)
     uv_signal_start(&d.sighup, on_signal, SIGHUP);
     uv_timer_init(&d.loop, &d.housekeeping);
     d.housekeeping.data = &d;
-    uv_timer_start(&d.housekeeping, on_housekeeping, 5000, 5000);
+    uv_timer_start(&d.housekeeping, on_housekeeping, 2000, 2000);
     d.started = wall_ms();
     {
         char hex[NODE_ID_HEX + 1];

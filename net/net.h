@@ -254,6 +254,10 @@ int net_uv_peer_remove(struct net_uv *u, const char *addr);
 int net_uv_peers_set(struct net_uv *u, const char *const *addrs, size_t n);
 /* New local envelopes: pump every open session. */
 void net_uv_local_write(struct net_uv *u);
+/* Close (with a goodbye naming reason) every session with this node: its
+ * certificate was revoked. */
+void net_uv_close_node(struct net_uv *u, const uint8_t node[CRDT_KEY_BYTES], int code,
+                       const char *reason);
 /* Exchange vectors with every peer now, and dial every backing-off peer now. */
 void net_uv_sync_now(struct net_uv *u);
 typedef int (*net_peer_cb)(const struct net_peer_info *p, void *ctx);

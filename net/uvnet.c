@@ -171,10 +171,17 @@ static void conn_close(struct uvconn *c)
     c->closing = 1;
     if (c->peer && c->peer->conn == c) {
         struct uvpeer *p = c->peer;
+        const struct net_session_info *si = net_session_info(c->s);
 
         p->conn = NULL;
-        p->last = *net_session_info(c->s);
+        p->last = *si;
         p->have_last = 1;
+        /* Backoff starts over only after a session that really worked: one
+         * the peer refused or cut right after the handshake counts as a
+         * failure, so a refused node does not redial every second. */
+        if (si->opened_ms && si->close_kind != NET_CLOSE_ERROR &&
+            now_ms(c->u) - si->opened_ms >= 30000)
+            p->failures = 0;
         if (p->configured && !c->u->stopping)
             backoff(c->u, p);
         else
@@ -312,7 +319,6 @@ static void on_opened(struct uvconn *c)
     }
     p->state = NET_PEER_CONNECTED;
     p->since = now_ms(u);
-    p->failures = 0;
 }
 
 /* After feeding or ticking a session: write, react to events. */
@@ -692,6 +698,23 @@ int net_uv_peers_set(struct net_uv *u, const char *const *addrs, size_t n)
 void net_uv_local_write(struct net_uv *u)
 {
     pump_all(u, NULL);
+}
+
+void net_uv_close_node(struct net_uv *u, const uint8_t node[CRDT_KEY_BYTES], int code,
+                       const char *reason)
+{
+    for (struct uvconn *c = u->conns; c; c = c->next) {
+        const struct net_session_info *si;
+
+        if (c->closing || c->shutting)
+            continue;
+        si = net_session_info(c->s);
+        if (si->state != NET_OPEN || memcmp(si->peer, node, CRDT_KEY_BYTES))
+            continue;
+        ulog(u, NET_LOG_WARN, "net: closing the session with a revoked node");
+        net_session_close(c->s, code, reason);
+        after(c);
+    }
 }
 
 void net_uv_sync_now(struct net_uv *u)

@@ -549,8 +549,13 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
         tx_free(reg);
         return TX_ENOTFOUND;
     }
-    if (cut == 0)
+    if (cut == NODE_CUT_HEAD) {
         cut = node__origin_head(s, node_id);
+        if (cut == 0) {
+            tx_free(reg);
+            return TX_ENOTFOUND;
+        }
+    }
     /* The revocation itself. */
     tx_mpw_init(&rw, 2048);
     tx_mpw_array(&rw, 7);

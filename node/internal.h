@@ -100,6 +100,7 @@ struct node_store {
     int in_district;
     uint8_t district[CRDT_KEY_BYTES];
     struct node_trust trust;
+    uint64_t public_seen; /* last public-scope arrival the trust table has seen */
     /* development mode (no district): node ids allowed to connect */
     uint8_t (*dev_trusted)[CRDT_KEY_BYTES];
     size_t ndev;

@@ -395,9 +395,12 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
                         const char *community, int role, const char *name, uint32_t days,
                         uint8_t **blob, size_t *len);
 
-/* Revoke node_id from cut on (cut 0: from the head the store knows): writes a
+/* Revoke node_id after seq `cut` (NODE_CUT_HEAD: after the last envelope of it
+ * that s holds; TX_ENOTFOUND then if s holds none, so that a revocation never
+ * drops everything by accident - give 0 explicitly for that): writes a
  * root-signed revocation and, for every scope the node could read, a new key
  * epoch wrapped for every remaining reader, as public records into s. */
+#define NODE_CUT_HEAD UINT64_MAX
 int node_district_revoke(struct node_district *d, struct node_store *s,
                          const uint8_t node_id[CRDT_KEY_BYTES], uint64_t cut, const char *reason);
 
@@ -489,6 +492,13 @@ const char *node_vtype_name(int vt);
 int node_schema_check(const struct node_change *ch, size_t n, char *err, size_t cap);
 /* The scope a record of type goes to for community: general or private. */
 int node_schema_scope(const char *type, const char *community, char *scope);
+
+/* Catch up with what another process changed in this data directory (the CLI's
+ * cert install, keys import, revoke, bundle import beside a running daemon):
+ * scope keys installed elsewhere are loaded and their scopes rebuilt, and the
+ * trust table is rebuilt when the public scope grew. *changed (may be NULL) is
+ * set when trust or keys changed. Cheap when nothing did. */
+int node_refresh(struct node_store *s, int *changed);
 
 /* Remember what a peer is known to hold (from its bundle or a sync session). */
 int node_peer_vector_set(struct node_store *s, const uint8_t peer[CRDT_KEY_BYTES],

@@ -403,6 +403,77 @@ int node__trust_known(struct node_store *s, const struct node_trust *overlay,
 
 /* ---- after a commit that touched system records ---- */
 
+/* The newest arrival number in the public scope (0 if none). */
+static uint64_t public_last(struct node_store *s)
+{
+    static const char after[] = "public\x01"; /* sorts after every public\0... key */
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k = {sizeof(after) - 1, (void *)after}, v;
+    uint64_t last = 0;
+    int rc;
+
+    if (node__read_txn(s, &txn))
+        return 0;
+    if (mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (rc == 0 && k.mv_size == sizeof(NODE_PUBLIC_SCOPE) + 8 &&
+            !memcmp(k.mv_data, NODE_PUBLIC_SCOPE, sizeof(NODE_PUBLIC_SCOPE)))
+            last = node__get_u64((const uint8_t *)k.mv_data + sizeof(NODE_PUBLIC_SCOPE));
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return last;
+}
+
+int node_refresh(struct node_store *s, int *changed)
+{
+    int err = TX_OK, ch = 0;
+
+    if (changed)
+        *changed = 0;
+    if (s->have_sk) {
+        /* keys another process installed: load them, and rebuild their scopes
+         * (envelopes may have arrived here while we could not read them) */
+        size_t before = s->nkeys;
+        char (*scopes)[CRDT_MAX_SCOPE + 1] = NULL;
+        size_t n = 0;
+        MDB_txn *txn;
+
+        if ((err = node__read_txn(s, &txn)))
+            return err;
+        err = node__keys_load(s, txn);
+        mdb_txn_abort(txn);
+        if (err)
+            return err;
+        if (s->nkeys > before && (scopes = tx_calloc(s->nkeys - before, sizeof(*scopes)))) {
+            for (size_t i = before; i < s->nkeys; i++) {
+                size_t j;
+
+                for (j = 0; j < n; j++)
+                    if (!strcmp(scopes[j], s->keys[i].scope))
+                        break;
+                if (j == n)
+                    snprintf(scopes[n++], CRDT_MAX_SCOPE + 1, "%s", s->keys[i].scope);
+            }
+            for (size_t j = 0; j < n && !err; j++) {
+                node__log(s, NODE_LOG_INFO, "keys: %s became readable: rebuilding", scopes[j]);
+                err = node__rebuild_scope(s, scopes[j]);
+            }
+            tx_free(scopes);
+            ch = 1;
+        }
+    }
+    if (!err && s->in_district && public_last(s) != s->public_seen) {
+        err = node__system_process(s);
+        ch = 1;
+    }
+    if (changed)
+        *changed = ch;
+    return err;
+}
+
 int node__system_process(struct node_store *s)
 {
     struct pubscan ps;
@@ -410,6 +481,7 @@ int node__system_process(struct node_store *s)
 
     if (!s->in_district)
         return TX_OK;
+    s->public_seen = public_last(s);
     memset(&ps, 0, sizeof(ps));
     ps.s = s;
     if ((err = scan_public(s, &ps, !s->readonly && s->have_sk))) {

@@ -1266,7 +1266,7 @@ static void test_key_hygiene(void **state)
     carry(&f, &m[1], &m[2]);
     carry(&f, &m[3], &m[2]);
     carry(&f, &m[2], &m[0]);
-    assert_int_equal(node_district_revoke(f.d, m[0].s, m[3].id, 0, "decommissioned"), TX_OK);
+    assert_int_equal(node_district_revoke(f.d, m[0].s, m[3].id, NODE_CUT_HEAD, "decommissioned"), TX_OK);
     carry(&f, &m[0], &m[1]);
     carry(&f, &m[0], &m[2]);
     carry(&f, &m[0], &m[3]);
