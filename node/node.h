@@ -295,7 +295,8 @@ int node_stats(struct node_store *s, struct node_stats *st);
 
 /* Re-check every stored signature and hash chain. Calls cb (may be NULL) for
  * each problem with a one-line description; returns 0 if all hold, TX_ECORRUPT
- * (after checking everything) if any does not. */
+ * (after checking everything) if any does not; TX_ENOMEM (reporting nothing
+ * further) when memory runs out, which says nothing about the store. */
 typedef void (*node_problem_cb)(const char *what, void *ctx);
 int node_verify(struct node_store *s, node_problem_cb cb, void *ctx);
 

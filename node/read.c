@@ -514,7 +514,12 @@ int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
                     bad++;
                     break;
                 }
-                if (crdt_env_decode(&e, lv.mv_data, lv.mv_size)) {
+                if ((err = crdt_env_decode(&e, lv.mv_data, lv.mv_size))) {
+                    if (err == TX_ENOMEM) { /* not the store's fault */
+                        mdb_cursor_close(oc);
+                        mdb_txn_abort(txn);
+                        return err;
+                    }
                     problem(cb, ctx, "does not decode", origin, seq);
                     bad++;
                     break;
