@@ -532,6 +532,13 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
     if (err)
         return fail(s, err == TX_ENOMEM ? err : TX_EPROTO, "malformed message");
     s->info.msgs_in++;
+    /* Replies are queued whatever the backlog; a peer that keeps asking and
+     * never reads would grow it without bound. Streaming stops at max_outbuf,
+     * so a backlog four times that is the peer's doing. */
+    if (s->out_len + s->inflight > 4 * (size_t)s->cfg.max_outbuf) {
+        net__msg_release(&m);
+        return fail(s, TX_EPROTO, "peer does not read its replies");
+    }
     switch (m.type) {
     case NET_MSG_VECTOR:
         for (uint32_t i = 0; i < m.nvec && !err; i++)
