@@ -15,8 +15,10 @@
  * signature verifies is an equivocation: it is kept as evidence, the origin is
  * frozen, and nothing more of it is applied.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -831,6 +833,109 @@ static int ingest_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     return node__txstate_save(s, txn, &c->ts);
 }
 
+/* --- Signature pre-pass ----------------------------------------------------
+ *
+ * The transaction verifies the last envelope of every run it finds. When a
+ * batch holds many runs (many origins, as on a hub receiving from every
+ * office), those verifications dominate; they are pure, so they are done before
+ * the transaction, spread over the machine's cores. The pre-pass guesses the
+ * run ends from the batch alone (an envelope whose successor of the same origin
+ * is not in the batch, linked by prev hash); a wrong guess costs only a wasted
+ * or a later verification, never a wrong verdict, because `sig` is just a
+ * cache of node__sign_verify's answer. */
+
+enum { PREVERIFY_MIN = 32, PREVERIFY_MAX_THREADS = 8 };
+
+struct prev_job {
+    struct cand **v;
+    size_t n;
+    size_t stride, first;
+};
+
+static void *preverify_worker(void *arg)
+{
+    struct prev_job *j = arg;
+
+    for (size_t i = j->first; i < j->n; i += j->stride) {
+        struct cand *x = j->v[i];
+
+        x->sig = node__sign_verify(x->bytes, x->len, x->env.origin) == TX_OK ? 1 : 2;
+    }
+    return NULL;
+}
+
+static int cmp_cand_origin_seq(const void *a, const void *b)
+{
+    const struct cand *x = *(const struct cand *const *)a, *y = *(const struct cand *const *)b;
+    int d = memcmp(x->env.origin, y->env.origin, CRDT_KEY_BYTES);
+
+    if (d)
+        return d;
+    if (x->env.seq != y->env.seq)
+        return x->env.seq < y->env.seq ? -1 : 1;
+    return memcmp(x->hash, y->hash, CRDT_HASH_BYTES);
+}
+
+static unsigned preverify_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        n = 1;
+    return n > PREVERIFY_MAX_THREADS ? PREVERIFY_MAX_THREADS : (unsigned)n;
+}
+
+/* Verifies the probable run ends of the batch on all cores. Best effort: on
+ * any resource shortage it returns and the transaction verifies as before. */
+static void preverify(struct ingest_ctx *c)
+{
+    struct cand **v, **ends;
+    size_t nv = 0, ne = 0;
+    unsigned nt = preverify_threads();
+    pthread_t th[PREVERIFY_MAX_THREADS];
+    struct prev_job jobs[PREVERIFY_MAX_THREADS];
+    unsigned started = 0;
+
+    if (nt < 2 || c->nin < PREVERIFY_MIN)
+        return;
+    if (!(v = tx_calloc(c->nin, sizeof(*v))))
+        return;
+    for (size_t i = 0; i < c->nin; i++)
+        if (c->in[i].state != C_DONE)
+            v[nv++] = &c->in[i];
+    qsort(v, nv, sizeof(*v), cmp_cand_origin_seq);
+    ends = v; /* compacted in place: ne <= i */
+    for (size_t i = 0; i < nv; i++) {
+        struct cand *x = v[i], *y = i + 1 < nv ? v[i + 1] : NULL;
+        int linked = y && memcmp(x->env.origin, y->env.origin, CRDT_KEY_BYTES) == 0 &&
+                     y->env.seq == x->env.seq + 1 &&
+                     memcmp(y->env.prev, x->hash, CRDT_HASH_BYTES) == 0;
+
+        if (!linked)
+            ends[ne++] = x;
+    }
+    if (ne < PREVERIFY_MIN) {
+        tx_free(v);
+        return;
+    }
+    if (nt > ne / (PREVERIFY_MIN / 2))
+        nt = (unsigned)(ne / (PREVERIFY_MIN / 2));
+    for (unsigned t = 0; t < nt; t++)
+        jobs[t] = (struct prev_job){.v = ends, .n = ne, .stride = nt, .first = t};
+    for (unsigned t = 1; t < nt; t++) {
+        if (pthread_create(&th[t], NULL, preverify_worker, &jobs[t]) != 0)
+            break;
+        started = t;
+    }
+    /* This thread takes job 0 and any job whose thread did not start. */
+    preverify_worker(&jobs[0]);
+    for (unsigned t = started + 1; t < nt; t++)
+        preverify_worker(&jobs[t]);
+    for (unsigned t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    tx_free(v);
+}
+
 int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
                 struct node_ingest_report *rep)
 {
@@ -875,6 +980,7 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
         if ((err = crdt_env_hash(envs[i], lens[i], x->hash)))
             goto out;
     }
+    preverify(&c);
     err = node__write_txn(s, ingest_fn, &c);
     if (!err && c.ts.system_dirty && s->in_district)
         err = node__system_process(s);
