@@ -336,7 +336,7 @@ static void gen_roles(struct gen *g, const char *estate, const char *role, const
 static void gen_estate(struct gen *g, const struct estate_cfg *e)
 {
     struct rec r;
-    char eid[64], id[128], ref[128], d[16], nm[32];
+    char eid[64], id[128], ref[128], d[24], nm[32];
     int units_total = 0, hh = 0;
 
     snprintf(eid, sizeof(eid), "%s-%s", g->c->id, e->code);
@@ -433,7 +433,7 @@ static void gen_estate(struct gen *g, const struct estate_cfg *e)
 static void gen_election(struct gen *g, const struct estate_cfg *e)
 {
     struct rec r;
-    char eid[64], id[256], hid[192], nm[32], d[16];
+    char eid[64], id[256], hid[192], nm[32], d[24];
     static const char *const choices[] = {"list_a", "list_b", "abstain"};
     int counts[3] = {DEMO_BALLOTS_A, DEMO_BALLOTS_B, DEMO_BALLOTS_ABSTAIN}, n = 0;
 
@@ -488,7 +488,7 @@ static void gen_cases(struct gen *g)
                                          "路面破损", "噪音扰民", "绿化带被占", "漏水",
                                          "消防通道堵塞", "健身器材损坏"};
     struct rec r;
-    char id[64], d[16], nm[32];
+    char id[64], d[24], nm[32];
 
     for (int i = 0; i < g->c->resolved + g->c->open; i++) {
         int resolved = i < g->c->resolved;
@@ -523,7 +523,7 @@ static void gen_meetings(struct gen *g)
     static const char *const topics[] = {"小区主干道改造", "物业服务质量", "停车位规划",
                                          "加装电梯", "垃圾分类", "业委会换届"};
     struct rec r;
-    char id[64], d[16], c[64];
+    char id[64], d[24], c[64];
 
     for (int i = 0; i < g->c->meetings; i++) {
         snprintf(id, sizeof(id), "%s-mtg-%03d", g->c->id, i + 1);
@@ -545,7 +545,7 @@ static void gen_inspections(struct gen *g)
 {
     static const char *const hz[] = {"fire", "electrical", "gas", "structure", "traffic", "other"};
     struct rec r;
-    char id[64], d[16];
+    char id[64], d[24];
 
     for (int i = 0; i < g->c->inspections; i++) {
         snprintf(id, sizeof(id), "%s-insp-%03d", g->c->id, i + 1);
@@ -564,7 +564,7 @@ static void gen_inspections(struct gen *g)
 static void gen_care(struct gen *g)
 {
     struct rec r;
-    char hid[64], id[96], nm[32], d[16];
+    char hid[64], id[96], nm[32], d[24];
     int visits = g->c->elderly_visits, errands = g->c->errands;
 
     for (int i = 0; i < g->c->elderly_households; i++) {
