@@ -9,7 +9,10 @@
  *   committed durably (fsync'd); on any error nothing of that call is stored.
  * - Threading: a struct node_store is used by one thread at a time. Several
  *   processes may open one data directory (LMDB coordinates them); read-only
- *   opens never block a writer.
+ *   opens never block a writer. node_ingest may, inside one call, verify
+ *   signatures on short-lived worker threads (one per core, at most 8, only
+ *   for batches with 32 or more runs); they touch nothing but that call's own
+ *   buffers and are joined before it returns, so callers see no threads.
  * - Ownership: every pointer returned through an output argument is owned by
  *   the caller and freed with the matching _release/_free function unless the
  *   comment says "borrowed", in which case it lives until the next call on the
