@@ -49,6 +49,7 @@ struct conf {
     char *peers[MAX_PEERS];
     size_t npeers;
     uint32_t ping_s, idle_s, vector_s, batch, window;
+    uint32_t max_held, map_max_mib; /* [store]; 0 = the store's default */
     uint8_t (*trusted)[32];
     size_t ntrusted;
     const char *file;
@@ -186,6 +187,22 @@ static int parse_seconds(const char *v, uint32_t *out)
     return 1;
 }
 
+/* A plain decimal integer in [lo, hi]. */
+static int parse_range(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    char *end;
+    unsigned long long x;
+
+    if (*v < '0' || *v > '9')
+        return 0;
+    errno = 0;
+    x = strtoull(v, &end, 10);
+    if (*end || errno || x < lo || x > hi)
+        return 0;
+    *out = (uint32_t)x;
+    return 1;
+}
+
 static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     struct conf *c = user;
@@ -209,6 +226,11 @@ static int on_ini(void *user, const char *section, const char *name, const char 
             return parse_seconds(value, &c->batch) && c->batch <= 4096;
         if (!strcmp(name, "window"))
             return parse_seconds(value, &c->window) && c->window <= 64;
+    } else if (!strcmp(section, "store")) {
+        if (!strcmp(name, "max_held"))
+            return parse_range(value, 1000, 100000000, &c->max_held);
+        if (!strcmp(name, "map_max_mib"))
+            return parse_range(value, 64, 16u << 20, &c->map_max_mib);
     } else if (!strcmp(section, "dev")) {
         if (!strcmp(name, "trust")) {
             uint8_t(*nt)[32] = realloc(c->trusted, (c->ntrusted + 1) * 32);
@@ -850,6 +872,16 @@ int main(int argc, char **argv)
                 fprintf(stderr, "tongxind: open %s: %s\n", d.dir, tx_strerror(err));
             return err == TX_ENOTINIT ? 3 : err == TX_EINVAL ? 2 : 1;
         }
+    }
+    if (d.conf.max_held && (err = node_set_max_held(d.st, d.conf.max_held)) == TX_OK)
+        dlog(2, "store: hold queue limited to %u envelopes", (unsigned)d.conf.max_held);
+    if (d.conf.map_max_mib) {
+        size_t max = (size_t)d.conf.map_max_mib << 20;
+
+        if ((err = node_set_map_limits(d.st, max < ((size_t)64 << 20) ? max : (size_t)64 << 20,
+                                       max)))
+            dlog(1, "store: map_max_mib %u not applied: %s", (unsigned)d.conf.map_max_mib,
+                 tx_strerror(err));
     }
     node_info(d.st, &info);
     snprintf(d.name, sizeof(d.name), "%s", info.name);

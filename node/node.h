@@ -102,6 +102,13 @@ void node_close(struct node_store *s);
  * TX_EMAPFULL. Call right after node_open. */
 int node_set_map_limits(struct node_store *s, size_t initial_bytes, size_t max_bytes);
 
+/* Capacity of the hold queue (envelopes waiting for a gap, dependencies or
+ * their time), default 1 000 000. A new envelope that would need a place when
+ * the queue is full is refused with NODE_R_HELD_FULL (counted, not stored; the
+ * sender offers it again later). Lowering it below what is held drops nothing.
+ * TX_EINVAL for 0. Call right after node_open; not thread-safe. */
+int node_set_max_held(struct node_store *s, uint64_t max_envelopes);
+
 struct node_info {
     uint8_t id[CRDT_KEY_BYTES];
     char community[NODE_MAX_COMMUNITY + 1];

@@ -538,6 +538,14 @@ static int store_new(const char *dir, const struct node_os *os, struct node_stor
     return TX_OK;
 }
 
+int node_set_max_held(struct node_store *s, uint64_t max_envelopes)
+{
+    if (!s || max_envelopes == 0)
+        return TX_EINVAL;
+    s->max_held = max_envelopes;
+    return TX_OK;
+}
+
 int node_open(const char *dir, int flags, const struct node_os *os, struct node_store **out)
 {
     struct node_store *s = NULL;

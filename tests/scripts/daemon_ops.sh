@@ -34,12 +34,21 @@ set +e
 set -e
 [ $rc = 2 ] || fail "bad config: exit $rc, expected 2"
 grep -q "line 4" "$ROOT/bad.log" || fail "bad config: no line number in: $(cat "$ROOT/bad.log")"
+# a value out of its range likewise
+printf '[store]\nmax_held = 5\n' >"$ROOT/bad2.conf"
+set +e
+"$TXD" -D "$ROOT/a" --config "$ROOT/bad2.conf" 2>"$ROOT/bad2.log"; rc=$?
+set -e
+[ $rc = 2 ] || fail "out-of-range max_held: exit $rc, expected 2"
+grep -q "line 2" "$ROOT/bad2.log" || fail "out-of-range max_held: no line number in: $(cat "$ROOT/bad2.log")"
 
 # A: long vector interval, so only the eager push can deliver writes quickly
-printf '[node]\nlisten = 127.0.0.1:%s\nlog_level = debug\n[sync]\nvector_interval = 3600\n' "$P1" \
+printf '[node]\nlisten = 127.0.0.1:%s\nlog_level = debug\n[sync]\nvector_interval = 3600\n[store]\nmax_held = 5000\nmap_max_mib = 4096\n' "$P1" \
     >"$ROOT/a.conf"
 "$TXD" -D "$ROOT/a" --config "$ROOT/a.conf" 2>>"$ROOT/a.log" & PA=$!; PIDS="$PIDS $PA"
 wait_for "a to start" 20 online a
+grep -q "hold queue limited to 5000 envelopes" "$ROOT/a.log" || fail "[store] max_held not applied"
+grep -q "map_max_mib .* not applied" "$ROOT/a.log" && fail "[store] map_max_mib refused"
 
 # a second daemon on the same data directory is refused: exit 6
 set +e

@@ -389,6 +389,52 @@ static void test_gap(void **state)
     txt_assert_no_leak();
 }
 
+/* The hold queue is bounded: what does not fit is refused (HELD_FULL), not
+ * stored, and gets in when offered again once there is room. */
+static void test_hold_queue_full(void **state)
+{
+    struct writer a, b;
+    struct txn_envs ea = {0};
+    struct node_ingest_report rep;
+    struct node_origin_info oi;
+    (void)state;
+
+    txt_alloc_install();
+    writer_new(&a, "full-a");
+    writer_new(&b, "full-b");
+    write_n(&a, 8, &ea);
+    assert_int_equal(node_set_max_held(b.s, 0), TX_EINVAL);
+    assert_int_equal(node_set_max_held(b.s, 3), TX_OK);
+
+    /* seqs 3..7 (a gap at 1-2): three fit, two are refused. */
+    assert_int_equal(txn_ingest_idx(b.s, &ea, (size_t[]){2, 3, 4, 5, 6}, 5, &rep), TX_OK);
+    expect_rep(&rep, 0, 0, 3, NODE_R_HELD_GAP, 3, NODE_R_HELD_FULL, 2, 0);
+    assert_int_equal(txn_stats(b.s).held, 3);
+    expect_f(b.s, NULL);
+    /* Full: the next one is refused too, and nothing else changes. */
+    assert_int_equal(txn_ingest_idx(b.s, &ea, (size_t[]){7}, 1, &rep), TX_OK);
+    expect_rep(&rep, 0, 0, 0, NODE_R_HELD_FULL, 1, 0);
+    assert_int_equal(txn_stats(b.s).held, 3);
+    /* The gap fills: the held ones are released, the refused ones still
+     * missing (their successors wait in the freed room). */
+    assert_int_equal(txn_ingest_idx(b.s, &ea, (size_t[]){0, 1}, 2, &rep), TX_OK);
+    assert_int_equal(rep.accepted, 2);
+    assert_int_equal(rep.released, 3);
+    assert_true(txn_origin(b.s, a.id, &oi));
+    assert_int_equal(oi.head, 5);
+    /* Offered again, the refused ones get in. */
+    assert_int_equal(txn_ingest_idx(b.s, &ea, (size_t[]){5, 6, 7}, 3, &rep), TX_OK);
+    expect_rep(&rep, 3, 0, 0, 0);
+    assert_int_equal(txn_stats(b.s).held, 0);
+    expect_same_as(b.s, a.s);
+    assert_int_equal(txn_stats(b.s).rejected[NODE_R_HELD_FULL], 3);
+
+    txn_envs_free(&ea);
+    writer_close(&a);
+    writer_close(&b);
+    txt_assert_no_leak();
+}
+
 /* ---- duplicates and replays ---- */
 
 static void test_duplicate(void **state)
@@ -1194,7 +1240,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_signature),
         cmocka_unit_test(test_broken_chain),
-        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_hold_queue_full), cmocka_unit_test(test_gap),
         cmocka_unit_test(test_duplicate),
         cmocka_unit_test(test_replay_old),
         cmocka_unit_test(test_reordered_batch),
