@@ -772,7 +772,7 @@ static const char *default_dir(char *buf, size_t cap)
 int main(int argc, char **argv)
 {
     static struct daemon d;
-    static char dirbuf[4096];
+    static char dirbuf[4096], confbuf[4200];
     const char *config = NULL;
     struct net_uv_config nc;
     const uint8_t *sk;
@@ -823,8 +823,8 @@ int main(int argc, char **argv)
         int must = config != NULL;
 
         if (!config) {
-            snprintf(path, sizeof(path), "%s/tongxind.conf", d.dir);
-            config = strdup(path);
+            snprintf(confbuf, sizeof(confbuf), "%s/tongxind.conf", d.dir);
+            config = confbuf;
         }
         d.conf.file = config;
         if (conf_load(config, must, &d.conf))
