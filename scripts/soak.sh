@@ -5,8 +5,8 @@
 # seed (replay a failure with the variable it names):
 #   test_crash        TX_CRASH_KILLS=2000 kill -9s of a writing child
 #   test_convergence  TX_CONVERGENCE_HISTORIES=1000000 random histories
-#   tests/sim         every simulator program in BUILD_DIR/tests/sim, if built
-#                     (run with TX_SOAK=1 in its environment)
+#   tests/sim/sim     TX_SIM_RUNS=20 runs of 50 nodes and 5 of 200 nodes, each
+#                     with a fresh random seed (replay one with --seed S)
 # A program that is not built is skipped with a message, not failed. Override
 # the counts by setting the variables. `make soak` runs
 # `TX_SOAK=1 scripts/soak.sh build`.
@@ -40,6 +40,7 @@ skipped=()
 # run NAME PROGRAM: run one soak program, logging and timing it.
 run() {
     local name=$1 prog=$2 start rc
+    shift 2
     if [ ! -f "$prog" ] || [ ! -x "$prog" ]; then
         echo "soak: $name: $prog is not built; skipped"
         skipped+=("$name")
@@ -47,7 +48,7 @@ run() {
     fi
     echo "== soak: $name ($(date '+%H:%M:%S'))"
     start=$(date +%s)
-    "$prog" 2>&1 | tee "$build/soak-logs/$name.log"
+    "$prog" "$@" 2>&1 | tee "$build/soak-logs/$name.log"
     rc=${PIPESTATUS[0]}
     ran=$((ran + 1))
     if [ "$rc" -ne 0 ]; then
@@ -63,17 +64,16 @@ echo "soak: TX_CRASH_KILLS=$TX_CRASH_KILLS TX_CONVERGENCE_HISTORIES=$TX_CONVERGE
 run test_crash "$build/tests/unit/test_crash"
 run test_convergence "$build/tests/unit/test_convergence"
 
-sims=0
-if [ -d "$build/tests/sim" ]; then
-    for p in "$build"/tests/sim/*; do
-        if [ -f "$p" ] && [ -x "$p" ]; then
-            sims=$((sims + 1))
-            run "sim-$(basename "$p")" "$p"
-        fi
+sim=$build/tests/sim/sim
+if [ -x "$sim" ]; then
+    for i in $(seq "${TX_SIM_RUNS:-20}"); do
+        run "sim-50-$i" "$sim" --nodes 50
     done
-fi
-if [ "$sims" -eq 0 ]; then
-    echo "soak: no simulator programs in $build/tests/sim; skipped"
+    for i in $(seq 5); do
+        run "sim-200-$i" "$sim" --nodes 200 --max-seconds 3600
+    done
+else
+    echo "soak: $sim is not built; skipped"
     skipped+=("sim")
 fi
 

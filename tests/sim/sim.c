@@ -576,9 +576,10 @@ int main(int argc, char **argv)
 
         node_hex(digest, 32, hex);
         printf("sim: %d nodes, seed %llu, converged in %.1f simulated seconds, %llu messages, "
-               "%llu bytes (%llu faults injected, %llu sessions, log digest %.16s)\n",
+               "%llu bytes\n",
                nnodes, (unsigned long long)seed, (double)(t_done - t_heal) / 1000.0,
-               (unsigned long long)messages, (unsigned long long)bytes,
+               (unsigned long long)messages, (unsigned long long)bytes);
+        printf("sim: %llu faults injected, %llu sessions opened, log digest %.16s\n",
                (unsigned long long)faults, (unsigned long long)sessions_opened, hex);
     } else {
         rc = 1;
