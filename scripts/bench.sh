@@ -115,3 +115,10 @@ for p in "${progs[@]}"; do
 done
 [ "$made_tmp" = 1 ] && rm -rf "$tmp"
 exit $rc
+
+# The network benchmarks, bench_sync (bench/bench_sync.c), are run by the loop
+# above right after bench_store (the glob sorts bench_store before bench_sync):
+# two and three tongxind daemons of BUILD_DIR/cli on loopback, their stores in
+# the scratch directory; about a minute at scale 1. BENCH_ARGS "--only" letters
+# select its sections too (s: initial sync, p: propagation latency; an --only
+# without s or p skips it). bench/sync.sh BUILD_DIR runs it alone.
