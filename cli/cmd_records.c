@@ -401,7 +401,8 @@ static int records_put(struct cli *c, int argc, char **argv)
     }
     node_record_release(&existing);
     node_close(s);
-    if (t && node_schema_check(ch, (size_t)(npos - 2), why, sizeof(why))) {
+    if (t && (node_schema_check(ch, (size_t)(npos - 2), why, sizeof(why)) ||
+              node_schema_check_scope(ch, (size_t)(npos - 2), scope, why, sizeof(why)))) {
         fprintf(stderr, "tongxin: %s %s: %s; nothing written\n", pos[0], pos[1], why);
         return CLI_USAGE;
     }

@@ -38,7 +38,8 @@ int cmd_report(struct cli *c, int argc, char **argv)
         "  rosters     grid, building and unit leaders, red stewards, registered members\n"
         "              per estate\n"
         "  elections   turnout and tally per election; ballots recorded differently\n"
-        "  freshness   per community node: newest envelope, last contact, held, conflicts\n"
+        "  freshness   per community node: newest envelope, last contact, held, conflicts,\n"
+        "              envelopes behind (with the daemon's view of its peers when it runs)\n"
         "--json is -o json.\n"
         "example: tongxin report coverage -o csv > coverage.csv\n";
     const char *comm = NULL, *o = NULL;
@@ -63,7 +64,22 @@ int cmd_report(struct cli *c, int argc, char **argv)
         return cli_usage("-o: table, json or csv");
     if ((rc = cli_open(c, 1, &s)))
         return rc;
-    err = cli_report(s, pos[0], comm, fmt, stdout);
+    {
+        /* freshness uses what the daemon knows, when it runs */
+        const char *w[] = {"status"};
+        char *text = NULL;
+        json_t *live = NULL;
+
+        if (!strcmp(pos[0], "freshness") && cli_ctl_simple(c->dir, w, 1, &text) == TX_OK &&
+            text) {
+            json_error_t je;
+
+            live = json_loads(text, 0, &je);
+        }
+        free(text);
+        err = cli_report(s, pos[0], comm, live, fmt, stdout);
+        json_decref(live);
+    }
     node_close(s);
     if (err == TX_ENOTFOUND)
         return cli_usage("unknown report '%s': coverage, cases, visits, rosters, elections, "

@@ -13,7 +13,10 @@
 
 /* ---- sections: a titled table that prints as table, JSON or CSV ---- */
 
-#define MAXCOLS 16
+#define MAXCOLS 24
+
+/* num[] per column: 0 text, 1 number, 2 number shown only in JSON and CSV (the
+ * machine-readable twin of a human cell, e.g. lag_s beside LAG). */
 
 struct sect {
     const char *title, *key;
@@ -131,9 +134,21 @@ static void sect_table(const struct sect *s, FILE *f, int title)
 
     if (title && isatty(fileno(f)))
         fprintf(f, "%s\n", s->title);
-    cli_table_init(&t, s->ncols, s->cols);
-    for (size_t r = 0; r < s->nrows; r++)
-        cli_table_add(&t, (const char *const *)&s->cells[r * s->ncols]);
+    const char *hdr[MAXCOLS], *row[MAXCOLS];
+    size_t nv = 0;
+
+    for (size_t c = 0; c < s->ncols; c++)
+        if (s->num[c] != 2)
+            hdr[nv++] = s->cols[c];
+    cli_table_init(&t, nv, hdr);
+    for (size_t r = 0; r < s->nrows; r++) {
+        size_t k = 0;
+
+        for (size_t c = 0; c < s->ncols; c++)
+            if (s->num[c] != 2)
+                row[k++] = s->cells[r * s->ncols + c];
+        cli_table_add(&t, row);
+    }
     cli_table_print(&t, f);
     cli_table_release(&t);
 }
@@ -235,8 +250,12 @@ struct election {
     } choices[16];
     size_t nchoices;
     int final;
-    char final_by[NODE_MAX_NAME + 1];
+    char final_by[NODE_MAX_NAME + 32];
     char result_tally[256];
+    char committee_node[NODE_ID_HEX + 1]; /* election.committee_node */
+    uint8_t committee_setter[CRDT_KEY_BYTES]; /* who wrote committee_node */
+    uint8_t final_writer[CRDT_KEY_BYTES]; /* who wrote the winning final=true */
+    int have_final_writer;
 };
 
 struct ctx {
@@ -449,6 +468,17 @@ static int gather(const struct node_record *nr, void *vctx)
 
         if (lww_str(r, "title", b1, sizeof(b1)))
             snprintf(e->title, sizeof(e->title), "%s", b1);
+        {
+            /* only a hub names the committee's node */
+            const struct crdt_lww_entry *cw =
+                crdt_lww_winner(crdt_record_field(r, "committee_node", 14, CRDT_LWW));
+
+            if (cw && cw->v.type == CRDT_STR && cw->v.len == NODE_ID_HEX) {
+                memcpy(e->committee_node, cw->v.s, NODE_ID_HEX);
+                e->committee_node[NODE_ID_HEX] = '\0';
+                memcpy(e->committee_setter, cw->dot.origin, CRDT_KEY_BYTES);
+            }
+        }
         e->eligible = lww_int(r, "eligible");
     } else if (!strcmp(nr->type, "ballot")) {
         const struct crdt_field *ch = crdt_record_field(r, "choice", 6, CRDT_LWW);
@@ -506,17 +536,48 @@ static int gather(const struct node_record *nr, void *vctx)
         if (lww_str(r, "tally", b1, sizeof(b1)))
             snprintf(e->result_tally, sizeof(e->result_tally), "%s", b1);
         if (w && w->v.type == CRDT_BOOL && w->v.i) {
-            struct node_cert_info ci_;
-
-            if (node_cert_lookup(x->st, w->dot.origin, &ci_) == TX_OK &&
-                ci_.cert.role == NODE_ROLE_HUB && ci_.state != NODE_CERT_REVOKED) {
-                e->final = 1;
-                snprintf(e->final_by, sizeof(e->final_by), "%s",
-                         ci_.cert.name[0] ? ci_.cert.name : "hub");
-            }
+            /* decided once every election record is read (finish_elections) */
+            memcpy(e->final_writer, w->dot.origin, CRDT_KEY_BYTES);
+            e->have_final_writer = 1;
         }
     }
     return 0;
+}
+
+/* A result is final when its winning final=true was written by a hub, or by
+ * the node that a hub named in the election record as its committee's
+ * (committee_node); each with a certificate that is not revoked. */
+static int is_hub(struct node_store *s, const uint8_t id[CRDT_KEY_BYTES])
+{
+    struct node_cert_info ci;
+
+    return node_cert_lookup(s, id, &ci) == TX_OK && ci.cert.role == NODE_ROLE_HUB &&
+           ci.state != NODE_CERT_REVOKED;
+}
+
+static void finish_elections(struct ctx *x)
+{
+    for (size_t i = 0; i < x->nel; i++) {
+        struct election *e = &x->el[i];
+        struct node_cert_info ci;
+        char hex[NODE_ID_HEX + 1];
+
+        if (!e->have_final_writer ||
+            node_cert_lookup(x->st, e->final_writer, &ci) != TX_OK ||
+            ci.state == NODE_CERT_REVOKED)
+            continue;
+        node_hex(e->final_writer, CRDT_KEY_BYTES, hex);
+        if (ci.cert.role == NODE_ROLE_HUB) {
+            e->final = 1;
+            snprintf(e->final_by, sizeof(e->final_by), "%s",
+                     ci.cert.name[0] ? ci.cert.name : "hub");
+        } else if (e->committee_node[0] && !strcmp(e->committee_node, hex) &&
+                   is_hub(x->st, e->committee_setter)) {
+            e->final = 1;
+            snprintf(e->final_by, sizeof(e->final_by), "%.*s, the committee's node",
+                     NODE_MAX_NAME, ci.cert.name[0] ? ci.cert.name : "node");
+        }
+    }
 }
 
 struct fresh_node {
@@ -525,6 +586,9 @@ struct fresh_node {
     int role;
     uint64_t head, head_ms, received_ms, held;
     int have_origin;
+    /* from the running daemon (NULL live: none) */
+    uint64_t peer_ahead;   /* most any connected peer holds beyond our head */
+    uint64_t contact_ms;   /* last byte from it, when it is a direct peer */
 };
 
 struct fresh {
@@ -577,26 +641,78 @@ static const char *u64s(uint64_t v, char *buf, size_t cap)
     return buf;
 }
 
-/* "last" and "lag" cells of a community row */
-static void freshness_cells(const struct ctx *x, const struct comm *c, char *last, char *lag,
-                            size_t cap)
+/* "last" and "lag" cells of a community row (b[10], b[11]), and their
+ * machine-readable twins last_data_ms and lag_s (b[12], b[13]): "-" when the
+ * community has sent nothing. */
+static void freshness_cells(const struct ctx *x, const struct comm *c, char b[][64])
 {
-    if (!c->last_ms) {
-        snprintf(last, cap, "-");
-        snprintf(lag, cap, "-");
+    if (!c || !c->last_ms) {
+        snprintf(b[10], 64, "-");
+        snprintf(b[11], 64, "-");
+        snprintf(b[12], 64, "-");
+        snprintf(b[13], 64, "-");
         return;
     }
-    cli_time(c->last_ms, last, cap);
-    cli_age(x->now, c->last_ms, lag, cap);
+    cli_time(c->last_ms, b[10], 64);
+    cli_age(x->now, c->last_ms, b[11], 64);
+    snprintf(b[12], 64, "%llu", (unsigned long long)c->last_ms);
+    snprintf(b[13], 64, "%llu",
+             (unsigned long long)(x->now > c->last_ms ? (x->now - c->last_ms) / 1000 : 0));
 }
 
-int cli_report(struct node_store *s, const char *name, const char *community, int fmt, FILE *out)
+static const struct comm *comm_find(const struct ctx *x, const char *id)
+{
+    for (size_t i = 0; i < x->nc; i++)
+        if (!strcmp(x->c[i].id, id))
+            return &x->c[i];
+    return NULL;
+}
+
+/* What the running daemon knows: for each origin, how far the connected peers
+ * are ahead of us; for each direct peer, its last contact. */
+static void fresh_live(struct fresh *f, json_t *live)
+{
+    json_t *origins = live ? json_object_get(live, "origins") : NULL;
+    json_t *peers = live ? json_object_get(live, "peers") : NULL;
+    size_t i;
+    json_t *o;
+
+    for (size_t k = 0; k < f->nn; k++) {
+        char hex[NODE_ID_HEX + 1];
+
+        node_hex(f->n[k].id, CRDT_KEY_BYTES, hex);
+        json_array_foreach(origins, i, o) {
+            const char *oh = json_string_value(json_object_get(o, "origin"));
+            const char *pk;
+            json_t *v;
+
+            if (!oh || strcmp(oh, hex))
+                continue;
+            json_object_foreach(json_object_get(o, "peers"), pk, v) {
+                json_int_t d = json_integer_value(v);
+
+                if (d > 0 && (uint64_t)d > f->n[k].peer_ahead)
+                    f->n[k].peer_ahead = (uint64_t)d;
+            }
+        }
+        json_array_foreach(peers, i, o) {
+            const char *ph = json_string_value(json_object_get(o, "node"));
+            json_int_t lc = json_integer_value(json_object_get(o, "last_contact_ms"));
+
+            if (ph && !strcmp(ph, hex) && lc > 0 && (uint64_t)lc > f->n[k].contact_ms)
+                f->n[k].contact_ms = (uint64_t)lc;
+        }
+    }
+}
+
+int cli_report(struct node_store *s, const char *name, const char *community, json_t *live,
+               int fmt, FILE *out)
 {
     struct ctx *x = calloc(1, sizeof(*x));
     struct sect sections[4];
     size_t nsect = 0;
     struct fresh *fr = calloc(1, sizeof(*fr));
-    char b[12][64];
+    char b[16][64];
     int err;
     struct timespec ts;
 
@@ -620,6 +736,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
     /* freshness: the newest envelope of each community's nodes */
     node_certs_each(s, fresh_cert, fr);
     node_origins_each(s, fresh_origin, fr);
+    fresh_live(fr, live);
+    finish_elections(x);
     for (size_t i = 0; i < fr->nn; i++) {
         struct comm *c;
 
@@ -653,23 +771,23 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
         static const char *const cols[] = {"COMMUNITY",  "NAME",   "COMPANIES", "WITH PARTY",
                                            "SINGLE",     "JOINT",  "COVERAGE",  "COMMITTEES",
                                            "WITH PARTY", "SINGLE", "JOINT",     "COVERAGE",
-                                           "LAST DATA",  "LAG"};
+                                           "LAST DATA",  "LAG",    "",          ""};
         static const char *const jk[] = {
             "community",          "name",          "property_companies", "companies_with_party",
             "companies_single",   "companies_joint", "companies_coverage", "owners_committees",
             "committees_with_party", "committees_single", "committees_joint",
-            "committees_coverage", "last_data", "lag"};
-        static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+            "committees_coverage", "last_data", "lag", "last_data_ms", "lag_s"};
+        static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct comm tot;
 
         memset(&tot, 0, sizeof(tot));
-        sect_init(&sections[nsect], "Party-organisation coverage (党组织覆盖)", "coverage", 14,
+        sect_init(&sections[nsect], "Party-organisation coverage (党组织覆盖)", "coverage", 16,
                   cols, jk, nm);
         for (size_t i = 0; i < x->nc; i++) {
             const struct comm *c = &x->c[i];
-            const char *row[14];
+            const char *row[16];
 
-            freshness_cells(x, c, b[10], b[11], sizeof(b[10]));
+            freshness_cells(x, c, b);
             row[0] = c->id;
             row[1] = c->name[0] ? c->name : "-";
             row[2] = u64s(c->pc, b[0], 64);
@@ -684,6 +802,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[11] = pct(c->oc_single + c->oc_joint, c->oc, b[9], 64);
             row[12] = b[10];
             row[13] = b[11];
+            row[14] = b[12];
+            row[15] = b[13];
             sect_row(&sections[nsect], row);
             tot.pc += c->pc;
             tot.pc_single += c->pc_single;
@@ -693,7 +813,7 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             tot.oc_joint += c->oc_joint;
         }
         if (!community) {
-            const char *row[14] = {"district", "全区"};
+            const char *row[16] = {"district", "全区"};
 
             row[2] = u64s(tot.pc, b[0], 64);
             row[3] = u64s(tot.pc_single + tot.pc_joint, b[1], 64);
@@ -707,15 +827,18 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[11] = pct(tot.oc_single + tot.oc_joint, tot.oc, b[9], 64);
             row[12] = "-";
             row[13] = "-";
+            row[14] = "-";
+            row[15] = "-";
             sect_row(&sections[nsect], row);
         }
         nsect++;
     } else if (!strcmp(name, "cases")) {
         static const char *const cols[] = {"COMMUNITY", "NAME",      "RAISED",   "RESOLVED",
-                                           "OPEN",      "VIA PLATFORMS", "LAST DATA", "LAG"};
+                                           "OPEN",      "VIA PLATFORMS", "LAST DATA", "LAG", "", ""};
         static const char *const jk[] = {"community", "name", "raised", "resolved", "open",
-                                         "resolved_via_platforms", "last_data", "lag"};
-        static const int nm[] = {0, 0, 1, 1, 1, 1, 0, 0};
+                                         "resolved_via_platforms", "last_data", "lag",
+                                         "last_data_ms", "lag_s"};
+        static const int nm[] = {0, 0, 1, 1, 1, 1, 0, 0, 2, 2};
         static const char *const c2[] = {"CATEGORY", "RESOLVED", "OPEN"};
         static const char *const j2[] = {"category", "resolved", "open"};
         static const char *const c3[] = {"PLATFORM", "RESOLVED", "OPEN"};
@@ -724,12 +847,12 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
         struct comm tot;
 
         memset(&tot, 0, sizeof(tot));
-        sect_init(&sections[nsect], "Residents' problems (问题诉求)", "cases", 8, cols, jk, nm);
+        sect_init(&sections[nsect], "Residents' problems (问题诉求)", "cases", 10, cols, jk, nm);
         for (size_t i = 0; i < x->nc; i++) {
             const struct comm *c = &x->c[i];
-            const char *row[8];
+            const char *row[10];
 
-            freshness_cells(x, c, b[10], b[11], sizeof(b[10]));
+            freshness_cells(x, c, b);
             row[0] = c->id;
             row[1] = c->name[0] ? c->name : "-";
             row[2] = u64s(c->raised, b[0], 64);
@@ -738,6 +861,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[5] = u64s(c->via_platform, b[3], 64);
             row[6] = b[10];
             row[7] = b[11];
+            row[8] = b[12];
+            row[9] = b[13];
             sect_row(&sections[nsect], row);
             tot.raised += c->raised;
             tot.resolved += c->resolved;
@@ -745,14 +870,13 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             tot.via_platform += c->via_platform;
         }
         if (!community) {
-            const char *row[8] = {"district", "全区"};
+            const char *row[10] = {"district", "全区"};
 
             row[2] = u64s(tot.raised, b[0], 64);
             row[3] = u64s(tot.resolved, b[1], 64);
             row[4] = u64s(tot.open, b[2], 64);
             row[5] = u64s(tot.via_platform, b[3], 64);
-            row[6] = "-";
-            row[7] = "-";
+            row[6] = row[7] = row[8] = row[9] = "-";
             sect_row(&sections[nsect], row);
         }
         nsect++;
@@ -773,20 +897,22 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
     } else if (!strcmp(name, "visits")) {
         static const char *const cols[] = {"COMMUNITY",          "NAME",      "VISITS",
                                            "DOOR-KNOCKING",      "HOUSEHOLDS REACHED",
-                                           "ELDERLY ALONE VISITS", "ERRANDS", "LAST DATA", "LAG"};
+                                           "ELDERLY ALONE VISITS", "ERRANDS", "LAST DATA", "LAG",
+                                           "",                 ""};
         static const char *const jk[] = {"community",          "name",   "visits",
                                          "door_knocking",      "households_reached",
-                                         "elderly_alone_visits", "errands", "last_data", "lag"};
-        static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 0, 0};
+                                         "elderly_alone_visits", "errands", "last_data", "lag",
+                                         "last_data_ms",       "lag_s"};
+        static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct comm tot;
 
         memset(&tot, 0, sizeof(tot));
-        sect_init(&sections[nsect], "Visits (走访, 敲门行动)", "visits", 9, cols, jk, nm);
+        sect_init(&sections[nsect], "Visits (走访, 敲门行动)", "visits", 11, cols, jk, nm);
         for (size_t i = 0; i < x->nc; i++) {
             const struct comm *c = &x->c[i];
-            const char *row[9];
+            const char *row[11];
 
-            freshness_cells(x, c, b[10], b[11], sizeof(b[10]));
+            freshness_cells(x, c, b);
             row[0] = c->id;
             row[1] = c->name[0] ? c->name : "-";
             row[2] = u64s(c->visits, b[0], 64);
@@ -796,6 +922,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[6] = u64s(c->errands, b[4], 64);
             row[7] = b[10];
             row[8] = b[11];
+            row[9] = b[12];
+            row[10] = b[13];
             sect_row(&sections[nsect], row);
             tot.visits += c->visits;
             tot.knock_visits += c->knock_visits;
@@ -804,8 +932,9 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             tot.errands += c->errands;
         }
         if (!community) {
-            const char *row[9] = {"district", "全区"};
+            const char *row[11] = {"district", "全区"};
 
+            row[9] = row[10] = "-";
             row[2] = u64s(tot.visits, b[0], 64);
             row[3] = u64s(tot.knock_visits, b[1], 64);
             row[4] = u64s(tot.households_reached, b[2], 64);
@@ -819,16 +948,20 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
     } else if (!strcmp(name, "rosters")) {
         static const char *const cols[] = {"ESTATE",         "NAME",          "COMMUNITY",
                                            "GRID LEADERS",   "BUILDING LEADERS", "UNIT LEADERS",
-                                           "THREE LEADERS",  "RED STEWARDS",  "REGISTERED MEMBERS"};
+                                           "THREE LEADERS",  "RED STEWARDS",  "REGISTERED MEMBERS",
+                                           "LAST DATA",      "LAG",           "",
+                                           ""};
         static const char *const jk[] = {"estate",          "name",          "community",
                                          "grid_leaders",    "building_leaders", "unit_leaders",
-                                         "three_leaders",   "red_stewards",  "registered_members"};
-        static const int nm[] = {0, 0, 0, 1, 1, 1, 1, 1, 1};
+                                         "three_leaders",   "red_stewards",  "registered_members",
+                                         "last_data",       "lag",           "last_data_ms",
+                                         "lag_s"};
+        static const int nm[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct estate_roll tot;
 
         memset(&tot, 0, sizeof(tot));
-        sect_init(&sections[nsect], "Rosters (三长, 红管家, 在职党员报到)", "rosters", 9, cols, jk,
-                  nm);
+        sect_init(&sections[nsect], "Rosters (三长, 红管家, 在职党员报到)", "rosters", 13, cols,
+                  jk, nm);
         /* by estate id, stable */
         for (size_t i = 1; i < x->ner; i++)
             for (size_t k = i; k > 0 && strcmp(x->er[k - 1].id, x->er[k].id) > 0; k--) {
@@ -839,10 +972,15 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             }
         for (size_t i = 0; i < x->ner; i++) {
             const struct estate_roll *e = &x->er[i];
-            const char *row[9];
+            const char *row[13];
 
             if (!(e->grid + e->building + e->unit + e->steward + e->member + e->other))
                 continue;
+            freshness_cells(x, comm_find(x, e->comm), b);
+            row[9] = b[10];
+            row[10] = b[11];
+            row[11] = b[12];
+            row[12] = b[13];
             row[0] = e->id;
             row[1] = e->name[0] ? e->name : "-";
             row[2] = e->comm;
@@ -860,7 +998,9 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             tot.member += e->member;
         }
         if (!community) {
-            const char *row[9] = {"district", "全区", "-"};
+            const char *row[13] = {"district", "全区", "-"};
+
+            row[9] = row[10] = row[11] = row[12] = "-";
 
             row[3] = u64s(tot.grid, b[0], 64);
             row[4] = u64s(tot.building, b[1], 64);
@@ -872,23 +1012,32 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
         }
         nsect++;
     } else if (!strcmp(name, "elections")) {
-        static const char *const cols[] = {"ELECTION", "TITLE", "COMMUNITY", "ELIGIBLE",
-                                           "BALLOTS",  "TURNOUT", "TALLY",    "CONFLICTING",
-                                           "FINAL"};
-        static const char *const jk[] = {"election", "title", "community", "eligible", "ballots",
-                                         "turnout",  "tally", "conflicting", "final"};
-        static const int nm[] = {0, 0, 0, 1, 1, 1, 0, 1, 0};
+        static const char *const cols[] = {"ELECTION", "TITLE",   "COMMUNITY",   "ELIGIBLE",
+                                           "BALLOTS",  "COUNTED", "CONFLICTING", "TURNOUT",
+                                           "TALLY",    "FINAL",   "LAST DATA",   "LAG",
+                                           "",         ""};
+        static const char *const jk[] = {"election", "title",   "community",   "eligible",
+                                         "ballots",  "counted", "conflicting", "turnout",
+                                         "tally",    "final",   "last_data",   "lag",
+                                         "last_data_ms", "lag_s"};
+        static const int nm[] = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, 2};
 
-        sect_init(&sections[nsect], "Owners' committee elections (业委会选举)", "elections", 9,
+        sect_init(&sections[nsect], "Owners' committee elections (业委会选举)", "elections", 14,
                   cols, jk, nm);
         for (size_t i = 0; i < x->nel; i++) {
             struct election *e = &x->el[i];
             char tally[512] = "", fin[200];
             size_t off = 0;
-            const char *row[9];
+            const char *row[14];
 
             if (!e->comm[0] && !e->ballots)
                 continue;
+            freshness_cells(x, e->comm[0] ? comm_find(x, e->comm) : NULL, b);
+            row[5] = u64s(e->ballots - e->conflicts, b[4], 64);
+            row[10] = b[10];
+            row[11] = b[11];
+            row[12] = b[12];
+            row[13] = b[13];
             /* choices sorted by name for a stable tally */
             for (size_t a = 1; a < e->nchoices; a++)
                 for (size_t k = a; k > 0 && strcmp(e->choices[k - 1].choice,
@@ -917,10 +1066,10 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[2] = e->comm[0] ? e->comm : "-";
             row[3] = e->eligible ? u64s((uint64_t)e->eligible, b[0], 64) : "-";
             row[4] = u64s(e->ballots, b[1], 64);
-            row[5] = pct(e->ballots, (uint64_t)e->eligible, b[2], 64);
-            row[6] = tally[0] ? tally : "-";
-            row[7] = u64s(e->conflicts, b[3], 64);
-            row[8] = fin;
+            row[7] = pct(e->ballots, (uint64_t)e->eligible, b[2], 64);
+            row[8] = tally[0] ? tally : "-";
+            row[6] = u64s(e->conflicts, b[3], 64);
+            row[9] = fin;
             sect_row(&sections[nsect], row);
         }
         nsect++;
@@ -929,19 +1078,22 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
     } else if (!strcmp(name, "freshness")) {
         static const char *const cols[] = {"NODE",         "NAME",    "COMMUNITY", "ROLE",
                                            "HEAD",         "LAST ENVELOPE", "LAST CONTACT",
-                                           "HELD",         "CONFLICTS OPEN"};
+                                           "HELD",         "CONFLICTS OPEN", "BEHIND", "",
+                                           "",             ""};
         static const char *const jk[] = {"node",     "name",          "community", "role",
                                          "head",     "last_envelope", "last_contact",
-                                         "held",     "conflicts_open"};
-        static const int nm[] = {0, 0, 0, 0, 1, 0, 0, 1, 1};
+                                         "held",     "conflicts_open", "behind",
+                                         "last_contact_ms", "direct", "last_envelope_ms"};
+        static const int nm[] = {0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 2, 2, 2};
 
-        sect_init(&sections[nsect], "Freshness per community node", "freshness", 9, cols, jk,
+        sect_init(&sections[nsect], "Freshness per community node", "freshness", 13, cols, jk,
                   nm);
         for (size_t i = 0; i < fr->nn; i++) {
             struct fresh_node *n = &fr->n[i];
             char hex[NODE_ID_HEX + 1];
             const struct comm *c = NULL;
-            const char *row[9];
+            const char *row[13];
+            uint64_t contact = n->contact_ms ? n->contact_ms : n->received_ms;
 
             if (community && strcmp(community, n->comm))
                 continue;
@@ -956,9 +1108,24 @@ int cli_report(struct node_store *s, const char *name, const char *community, in
             row[3] = node_role_name(n->role);
             row[4] = u64s(n->head, b[0], 64);
             row[5] = n->head_ms ? cli_time(n->head_ms, b[1], 64) : "-";
-            row[6] = n->received_ms ? cli_age(x->now, n->received_ms, b[2], 64) : "never";
+            /* a direct peer's last byte; else the last envelope that reached us */
+            if (!contact)
+                snprintf(b[2], 64, "never");
+            else if (n->contact_ms)
+                cli_age(x->now, contact, b[2], 64);
+            else {
+                char age[48];
+
+                snprintf(b[2], 64, "%s (relayed)", cli_age(x->now, contact, age, sizeof(age)));
+            }
+            row[6] = b[2];
             row[7] = u64s(n->held, b[3], 64);
             row[8] = u64s(c ? c->conflicts : 0, b[4], 64);
+            /* envelopes of that node known to exist and not applied here */
+            row[9] = u64s(n->peer_ahead > n->held ? n->peer_ahead : n->held, b[5], 64);
+            row[10] = contact ? u64s(contact, b[6], 64) : "-";
+            row[11] = n->contact_ms ? "1" : "0";
+            row[12] = n->head_ms ? u64s(n->head_ms, b[7], 64) : "-";
             sect_row(&sections[nsect], row);
         }
         nsect++;

@@ -10,7 +10,11 @@ enum { REPORT_TABLE = 0, REPORT_JSON, REPORT_CSV, REPORT_JSONL };
 
 /* Compute report `name` (coverage, cases, visits, rosters, elections,
  * freshness) over the records of s, for one community or all, and print it in
- * fmt to out. TX_ENOTFOUND for an unknown report. */
-int cli_report(struct node_store *s, const char *name, const char *community, int fmt, FILE *out);
+ * fmt to out. live (borrowed, may be NULL) is the running daemon's status JSON
+ * (`tongxin status --json`): freshness then adds what only the daemon knows
+ * (direct peers' last contact, envelopes connected peers hold beyond ours).
+ * TX_ENOTFOUND for an unknown report. */
+int cli_report(struct node_store *s, const char *name, const char *community, json_t *live,
+               int fmt, FILE *out);
 
 #endif

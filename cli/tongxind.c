@@ -520,7 +520,8 @@ static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
             goto out;
         if (tx_mpr_done(r))
             goto out;
-        if (!raw && node_schema_check(ch, n, why, sizeof(why))) {
+        if (!raw && (node_schema_check(ch, n, why, sizeof(why)) ||
+                     node_schema_check_scope(ch, n, scope, why, sizeof(why)))) {
             free(ch);
             free(strs);
             reply_code(c, TX_ESCHEMA, why);

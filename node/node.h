@@ -503,6 +503,11 @@ const char *node_vtype_name(int vt);
 int node_schema_check(const struct node_change *ch, size_t n, char *err, size_t cap);
 /* The scope a record of type goes to for community: general or private. */
 int node_schema_scope(const char *type, const char *community, char *scope);
+/* Personal data stays private: TX_ESCHEMA (message in err, may be NULL) if any
+ * change is to a type of the private class and scope is not a private scope.
+ * Types of the general class may be written to any scope. */
+int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope,
+                            char *err, size_t cap);
 
 /* Catch up with what another process changed in this data directory (the CLI's
  * cert install, keys import, revoke, bundle import beside a running daemon):

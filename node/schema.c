@@ -146,6 +146,9 @@ static const struct node_field_def election_f[] = {
     F("candidates", "候选人", SET, NODE_V_STRING, NULL, NULL, "candidates or lists"),
     F("status", "状态", STATUS, NODE_V_ENUM, election_states, NULL,
       "preparing → voting → counting → closed"),
+    F("committee_node", "选举委员会节点", LWW, NODE_V_STRING, NULL, NULL,
+      "node id (64 hex digits) of the election committee's node; when a hub sets it, that "
+      "node's final=true on the result counts like a hub's"),
 };
 static const struct node_field_def ballot_f[] = {
     F("election", "选举", LWW, NODE_V_REF, NULL, "election", "election (the id is ELECTION:HOUSEHOLD)"),
@@ -386,6 +389,37 @@ int node_schema_check(const struct node_change *ch, size_t n, char *err, size_t 
             if (c->value.len != pl || memcmp(c->value.s, part, pl) != 0)
                 return fail(err, cap, "ballot %s: field %s must match the id", c->id, c->field);
         }
+    }
+    /* An election's committee node is a node id. */
+    for (size_t i = 0; i < n; i++) {
+        const struct node_change *c = &ch[i];
+        uint8_t id[CRDT_KEY_BYTES];
+        char hex[NODE_ID_HEX + 1];
+
+        if (strcmp(c->type, "election") || strcmp(c->field, "committee_node") ||
+            c->value.type != CRDT_STR)
+            continue;
+        if (c->value.len != NODE_ID_HEX)
+            return fail(err, cap, "field committee_node: expected a node id (64 hex digits)");
+        memcpy(hex, c->value.s, NODE_ID_HEX);
+        hex[NODE_ID_HEX] = '\0';
+        if (node_unhex(hex, id, CRDT_KEY_BYTES))
+            return fail(err, cap, "field committee_node: expected a node id (64 hex digits)");
+    }
+    return TX_OK;
+}
+
+int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope,
+                            char *err, size_t cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct node_type_def *t = node_schema_type(ch[i].type);
+
+        if (t && t->private_scope && strncmp(scope, "private:", 8) != 0)
+            return fail(err, cap,
+                        "%s holds personal data: it is written to a private scope "
+                        "(private:COMMUNITY), not %s",
+                        t->name, scope);
     }
     return TX_OK;
 }

@@ -116,6 +116,17 @@ check_totals() {
         "$TX" -D "$ROOT/hub" report elections --json | grep -q '"final":"yes (signed by' ||
             { echo "demo check: the election result is not final" >&2; exit 1; }
     fi
+    if [ "$3" = final ]; then
+        # the hub's freshness view, with its daemon's knowledge of its peers:
+        # nothing behind; offices that dial it are direct, 铂金水岸 is relayed
+        f=$("$TX" -D "$ROOT/hub" report freshness --json)
+        for n in 西大街社区 抚临社区 公园社区; do
+            echo "$f" | grep -o "\"name\":\"$n\"[^}]*}" | grep -q '"behind":0,.*"direct":1' ||
+                { echo "demo check: freshness of $n: $f" >&2; exit 1; }
+        done
+        echo "$f" | grep -o '"name":"铂金水岸社区"[^}]*}' | grep -q '"direct":0' ||
+            { echo "demo check: freshness of 铂金水岸社区: $f" >&2; exit 1; }
+    fi
     echo "demo: checked the data set's totals on the hub $1"
 }
 
@@ -146,8 +157,11 @@ echo "the hub holds $("$TX" -D "$ROOT/hub" status --json | sed 's/.*"envelopes":
 [ "$SHORT" = 1 ] || "$TX" -D "$ROOT/hub" records get household hh-ygc-001-1-01
 [ "$CHECK" = 1 ] && check_totals "after the first sync" 0 -
 
-say "抚临社区 is cut off (its daemon stops); both sides keep writing"
-stop fulin
+say "抚临社区 loses its link to the hub (peers remove); both sides keep writing"
+"$TX" -D "$ROOT/fulin" peers remove "127.0.0.1:$(port hub)"
+linked() { "$TX" -D "$ROOT/$1" status --json | sed 's/"origins":.*//' | grep -q '"state":"connected"'; }
+unlinked() { ! linked "$1"; }
+wait_for "抚临社区's link to drop" 20 unlinked fulin
 BALLOT=e-ygc-2:hh-ygc-103-2-11
 "$TX" -D "$ROOT/fulin" records put ballot "$BALLOT" election=e-ygc-2 household=hh-ygc-103-2-11 \
     choice=list_b collected_by=王敏 date=2026-09-20 >/dev/null
@@ -156,11 +170,11 @@ BALLOT=e-ygc-2:hh-ygc-103-2-11
 "$TX" -D "$ROOT/hub" records put ballot "$BALLOT" --community fulin election=e-ygc-2 \
     household=hh-ygc-103-2-11 choice=list_a collected_by=李强 date=2026-09-20 >/dev/null
 "$TX" -D "$ROOT/xidajie" records put case xidajie-case-0001 status^=closed >/dev/null
-echo "抚临社区 recorded a ballot offline; the hub recorded the same household's ballot differently"
-"$TX" -D "$ROOT/hub" status | sed -n '/^PEER\|connected\|down/p'
+echo "抚临社区 recorded a ballot while cut off; the hub recorded the same household's ballot differently"
+[ "$SHORT" = 1 ] || "$TX" -D "$ROOT/fulin" status | sed -n '/^NODE\|^PEER\|offline\|connect\|down/p'
 
-say "The link comes back: 抚临社区 restarts and catches up"
-start fulin hub
+say "The link comes back (peers add): 抚临社区 and the hub exchange what each lacks"
+"$TX" -D "$ROOT/fulin" peers add "127.0.0.1:$(port hub)"
 wait_for "convergence" 60 converged
 echo "all five nodes hold the same envelopes (log digest $("$TX" -D "$ROOT/hub" digest --log | cut -c1-16)...)"
 echo "the household's two ballots are a visible conflict, never a silent winner:"
