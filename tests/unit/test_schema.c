@@ -172,6 +172,42 @@ static void test_scopes(void **state)
     assert_int_equal(node_schema_scope("nosuch", "xidajie", scope), TX_ESCHEMA);
 }
 
+/* Personal data never goes to a general or the public scope, whatever scope a
+ * caller names; other types may go anywhere. */
+static void test_private_stays_private(void **state)
+{
+    static const char *const priv[] = {"household", "visit", "ballot", "pairing"};
+    struct node_change c[2];
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
+        c[0] = s_("case", "title", "x");
+        c[1] = s_(priv[i], "notes", "x");
+        assert_int_equal(node_schema_check_scope(c, 2, "private:fulin", why, sizeof(why)), TX_OK);
+        assert_int_equal(node_schema_check_scope(c, 2, "general:fulin", why, sizeof(why)),
+                         TX_ESCHEMA);
+        assert_non_null(strstr(why, "personal data"));
+        assert_non_null(strstr(why, priv[i]));
+        assert_int_equal(node_schema_check_scope(c, 2, "public", NULL, 0), TX_ESCHEMA);
+    }
+    c[0] = s_("case", "title", "x");
+    assert_int_equal(node_schema_check_scope(c, 1, "general:fulin", NULL, 0), TX_OK);
+    assert_int_equal(node_schema_check_scope(c, 1, "public", NULL, 0), TX_OK);
+}
+
+static void test_committee_node(void **state)
+{
+    (void)state;
+    expect(s_("election", "committee_node",
+              "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+           1, NULL);
+    expect(s_("election", "committee_node", "0123456789abcdef"), 0, "committee_node");
+    expect(s_("election", "committee_node",
+              "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg"),
+           0, "64 hex digits");
+}
+
 static void test_every_field_documented(void **state)
 {
     size_t n;
@@ -227,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_dates_and_refs),       cmocka_unit_test(test_status_states),
         cmocka_unit_test(test_ballots),              cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_every_field_documented),
+        cmocka_unit_test(test_private_stays_private), cmocka_unit_test(test_committee_node),
         cmocka_unit_test(test_status_backwards_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
