@@ -27,8 +27,9 @@
 
 static char root[512];
 static int port;
-static pid_t hub_pid;
-static char hub_dir[600], hub_log[600];
+static pid_t hub_pid, by_pid;
+static char hub_dir[600], hub_log[600], by_dir[600];
+static char by_since[64]; /* the bystander's session to the hub: since_ms before the attacks */
 static uint8_t d1_netkey[32];
 
 static uint64_t mono_ms(void)
@@ -272,15 +273,37 @@ static char *read_text(const char *path)
     return b;
 }
 
-static char *status_json(void)
+static char *status_json_of(const char *dir)
 {
     char cmd[1400], path[700];
 
     snprintf(path, sizeof(path), "%s/status.json", root);
     snprintf(cmd, sizeof(cmd), "\"%s\" -D \"%s\" status --json > \"%s\"", getenv("TONGXIN_BIN"),
-             hub_dir, path);
+             dir, path);
     sh(cmd);
     return read_text(path);
+}
+
+static char *status_json(void)
+{
+    return status_json_of(hub_dir);
+}
+
+/* The bystander's peer entry: "since_ms":N of a connected session, copied into
+ * out; 0 if it is not connected. */
+static int bystander_session(char *out, size_t cap)
+{
+    char *st = status_json_of(by_dir), *p = strstr(st, "\"peers\":"), *q;
+    int ok = 0;
+
+    if (p && (q = strstr(p, "\"since_ms\":")) && strstr(p, "\"state\":\"connected\"")) {
+        size_t n = strspn(q + 11, "0123456789");
+
+        snprintf(out, cap, "%.*s", (int)n, q + 11);
+        ok = n > 0;
+    }
+    free(st);
+    return ok;
 }
 
 static int setup(void **state)
@@ -349,6 +372,28 @@ static int setup(void **state)
         assert_true(mono_ms() < end);
         usleep(50000);
     }
+    /* an honest office, connected through all the attacks: they must not
+     * disturb its session */
+    snprintf(by_dir, sizeof(by_dir), "%s/bystander", root);
+    make_node(by_dir, d1, "gongyuan", NODE_ROLE_OFFICE);
+    by_pid = fork();
+    assert_true(by_pid >= 0);
+    if (by_pid == 0) {
+        char peer[64], log[700];
+        int fd;
+
+        snprintf(log, sizeof(log), "%s/bystander.log", root);
+        fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        snprintf(peer, sizeof(peer), "127.0.0.1:%d", port);
+        dup2(fd, 2);
+        execl(getenv("TONGXIND_BIN"), "tongxind", "-D", by_dir, "--peer", peer, (char *)NULL);
+        _exit(127);
+    }
+    end = mono_ms() + 20000;
+    while (!bystander_session(by_since, sizeof(by_since))) {
+        assert_true(mono_ms() < end);
+        usleep(50000);
+    }
     return 0;
 }
 
@@ -358,6 +403,10 @@ static int teardown(void **state)
     int st;
 
     (void)state;
+    if (by_pid > 0) {
+        kill(by_pid, SIGTERM);
+        waitpid(by_pid, &st, 0);
+    }
     if (hub_pid > 0) {
         kill(hub_pid, SIGTERM);
         waitpid(hub_pid, &st, 0);
@@ -579,6 +628,37 @@ static void test_still_serving(void **state)
     assert_non_null(strstr(st, "frame failed authentication"));
     assert_non_null(strstr(st, "forged or malformed"));
     free(st);
+    /* The bystander kept its one session through every attack, and it still
+     * carries writes. */
+    {
+        char since[64];
+
+        assert_int_equal(waitpid(by_pid, &wst, WNOHANG), 0);
+        assert_true(bystander_session(since, sizeof(since)));
+        if (strcmp(since, by_since) != 0)
+            fail_msg("the bystander's session was replaced during the attacks (since %s, was %s)",
+                     since, by_since);
+        snprintf(dir, sizeof(dir), "\"%s\" -D \"%s\" records put case by-1 --scope public "
+                                   "title=still >/dev/null",
+                 getenv("TONGXIN_BIN"), by_dir);
+        sh(dir);
+        end = mono_ms() + 10000;
+        for (;;) {
+            struct node_store *h;
+            struct node_record r;
+            int found;
+
+            assert_int_equal(node_open(hub_dir, NODE_OPEN_READONLY, NULL, &h), TX_OK);
+            found = node_get(h, NODE_PUBLIC_SCOPE, "case", "by-1", &r) == TX_OK;
+            if (found)
+                node_record_release(&r);
+            node_close(h);
+            if (found)
+                break;
+            assert_true(mono_ms() < end);
+            usleep(20000);
+        }
+    }
     /* the office writes, then connects for real */
     snprintf(dir, sizeof(dir), "%s/office", root);
     assert_int_equal(node_open(dir, 0, NULL, &o), TX_OK);
