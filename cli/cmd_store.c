@@ -274,19 +274,30 @@ int cmd_verify(struct cli *c, int argc, char **argv)
         "usage: tongxin verify\n"
         "\n"
         "Re-check every stored envelope's signature and every origin's hash chain.\n"
-        "Exit 0 only if all hold; each problem is one line on stderr (exit 5).\n";
+        "Exit 0 only if all hold; each problem is one line on stderr (exit 5),\n"
+        "including envelopes whose own signature fails although a later signature\n"
+        "of their chain authenticates them (the origin signed badly).\n";
     int npos, rc, err, problems = 0;
     char *pos[1];
     struct node_store *s;
     struct node_stats st;
+    struct node_verify_report vr;
 
     if (help_or(argc, argv, help))
         return CLI_OK;
     if ((rc = cli_parse(argc, argv, NULL, pos, 0, &npos)) || (rc = cli_open(c, 1, &s)))
         return rc;
-    err = node_verify(s, on_problem, &problems);
+    err = node_verify_ex(s, on_problem, &problems, &vr);
     node_stats(s, &st);
     node_close(s);
+    if (err == TX_OK && vr.covered_badsig) {
+        fprintf(stderr,
+                "tongxin: verify: %llu envelope(s) signed badly by their origin, authenticated "
+                "by a later signature; nothing is corrupt, but that origin's software is "
+                "faulty or hostile\n",
+                (unsigned long long)vr.covered_badsig);
+        return CLI_INTEGRITY;
+    }
     if (err == TX_ECORRUPT) {
         fprintf(stderr, "tongxin: verify: %d problem(s) in %llu envelopes\n", problems,
                 (unsigned long long)st.envelopes);

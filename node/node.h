@@ -310,6 +310,19 @@ int node_stats(struct node_store *s, struct node_stats *st);
 typedef void (*node_problem_cb)(const char *what, void *ctx);
 int node_verify(struct node_store *s, node_problem_cb cb, void *ctx);
 
+/* node_verify, also reporting envelopes whose own signature fails although a
+ * later signature of the chain authenticates them (ingest accepts those: see
+ * docs/envelope.md section 8). They are counted in rep->covered_badsig and
+ * passed to cb as one line per run; they do not make the result TX_ECORRUPT,
+ * since what is stored is exactly what the origin signed. rep (may be NULL)
+ * is filled even on TX_ECORRUPT. */
+struct node_verify_report {
+    uint64_t corrupt;        /* problems that make the result TX_ECORRUPT */
+    uint64_t covered_badsig; /* envelopes signed badly, covered by a later signature */
+};
+int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
+                   struct node_verify_report *rep);
+
 /* ------------------------------------------------------------------------ */
 /* Bundles                                                                   */
 /* ------------------------------------------------------------------------ */

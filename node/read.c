@@ -462,7 +462,7 @@ int node_stats(struct node_store *s, struct node_stats *st)
 static void problem(node_problem_cb cb, void *ctx, const char *what, const uint8_t *origin,
                     uint64_t seq)
 {
-    char line[256], hex[NODE_ID_HEX + 1];
+    char line[320], hex[NODE_ID_HEX + 1];
 
     node_hex(origin, CRDT_KEY_BYTES, hex);
     snprintf(line, sizeof(line), "%s#%llu: %s", hex, (unsigned long long)seq, what);
@@ -472,11 +472,21 @@ static void problem(node_problem_cb cb, void *ctx, const char *what, const uint8
 
 int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
 {
+    return node_verify_ex(s, cb, ctx, NULL);
+}
+
+int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
+                   struct node_verify_report *rep)
+{
     MDB_txn *txn;
     MDB_cursor *oc = NULL;
     MDB_val k, v;
     int err, rc, bad = 0;
+    struct node_verify_report dummy;
 
+    if (!rep)
+        rep = &dummy;
+    memset(rep, 0, sizeof(*rep));
     if ((err = node__read_txn(s, &txn)))
         return err;
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_ORIGINS], &oc))) {
@@ -528,10 +538,26 @@ int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
                     problem(cb, ctx, "stored under the wrong key", origin, seq), bad++;
                 if (memcmp(e.prev, prev, CRDT_HASH_BYTES) != 0)
                     problem(cb, ctx, "prev hash does not match the chain", origin, seq), bad++;
-                if (node__sign_verify(lv.mv_data, lv.mv_size, origin) == TX_OK)
+                if (node__sign_verify(lv.mv_data, lv.mv_size, origin) == TX_OK) {
+                    if (unsigned_from) {
+                        /* authentic through this signature, but signed badly
+                         * by the origin itself: worth a line, not corruption */
+                        char what[200];
+
+                        rep->covered_badsig += seq - unsigned_from;
+                        snprintf(what, sizeof(what),
+                                 "own signature does not verify (%llu envelope(s), to #%llu); "
+                                 "the chain is authenticated by #%llu's signature (the origin "
+                                 "signed badly)",
+                                 (unsigned long long)(seq - unsigned_from),
+                                 (unsigned long long)(seq - 1), (unsigned long long)seq);
+                        if (rep != &dummy)
+                            problem(cb, ctx, what, origin, unsigned_from);
+                    }
                     unsigned_from = 0;
-                else if (!unsigned_from)
+                } else if (!unsigned_from) {
                     unsigned_from = seq;
+                }
                 crdt_env_hash(lv.mv_data, lv.mv_size, prev);
                 crdt_env_release(&e);
             }
@@ -547,6 +573,7 @@ int node_verify(struct node_store *s, node_problem_cb cb, void *ctx)
     mdb_txn_abort(txn);
     if (rc != MDB_NOTFOUND)
         return node__mdb_err(rc);
+    rep->corrupt = (uint64_t)bad;
     return bad ? TX_ECORRUPT : TX_OK;
 }
 

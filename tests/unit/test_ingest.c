@@ -1028,6 +1028,62 @@ static void test_bad_body(void **state)
     txt_assert_no_leak();
 }
 
+/* ---- an origin that signs badly inside a run ---- */
+
+/* The origin signs seq 1 badly and seq 2 well, chaining seq 2 to the bad
+ * bytes: ingest accepts both (the second signature authenticates the first's
+ * exact bytes); node_verify calls that sound, node_verify_ex still names it. */
+static void problem_count(const char *what, void *ctx)
+{
+    int *n = ctx;
+
+    if (strstr(what, "own signature does not verify") && strstr(what, "#1:"))
+        (*n)++;
+    else
+        fail_msg("unexpected verify line: %s", what);
+}
+
+static void test_verify_covered_badsig(void **state)
+{
+    struct writer a, b;
+    struct node_ingest_report rep;
+    struct node_verify_report vr;
+    uint8_t pk[CRDT_KEY_BYTES], sk[crypto_sign_SECRETKEYBYTES], h[CRDT_HASH_BYTES];
+    struct crdt_op op1 = txn_op_lww("rec", "x", "f", "one"), op2 = txn_op_lww("rec", "x", "f", "two");
+    uint8_t *e1, *e2;
+    size_t l1, l2;
+    struct txn_envs ea = {0};
+    int lines = 0;
+    (void)state;
+
+    txt_alloc_install();
+    writer_new(&a, "cover-a");
+    writer_new(&b, "cover-b");
+    txn_load_keypair(a.dir, pk, sk);
+    e1 = txn_env_build(sk, 1, NULL, CRDT_HLC_MAKE(txn_now_ms(), 1), NULL, 0, &op1, 1, &l1);
+    e1[l1 - 5] ^= 0x20; /* inside the signature */
+    txn_env_hash(e1, l1, h);
+    e2 = txn_env_build(sk, 2, h, CRDT_HLC_MAKE(txn_now_ms(), 2), NULL, 0, &op2, 1, &l2);
+    txn_envs_push(&ea, e1, l1);
+    txn_envs_push(&ea, e2, l2);
+    assert_int_equal(txn_ingest_idx(b.s, &ea, NULL, 2, &rep), TX_OK);
+    expect_rep(&rep, 2, 0, 0, 0);
+    expect_f(b.s, "two");
+    assert_int_equal(node_verify(b.s, NULL, NULL), TX_OK);
+    assert_int_equal(node_verify_ex(b.s, problem_count, &lines, &vr), TX_OK);
+    assert_int_equal(vr.corrupt, 0);
+    assert_int_equal(vr.covered_badsig, 1);
+    assert_int_equal(lines, 1);
+
+    free(e1);
+    free(e2);
+    sodium_memzero(sk, sizeof(sk));
+    txn_envs_free(&ea);
+    writer_close(&a);
+    writer_close(&b);
+    txt_assert_no_leak();
+}
+
 /* ---- one signature per run ---- */
 
 static void test_run_last_sig_broken(void **state)
@@ -1240,7 +1296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_signature),
         cmocka_unit_test(test_broken_chain),
-        cmocka_unit_test(test_hold_queue_full), cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_hold_queue_full), cmocka_unit_test(test_verify_covered_badsig), cmocka_unit_test(test_gap),
         cmocka_unit_test(test_duplicate),
         cmocka_unit_test(test_replay_old),
         cmocka_unit_test(test_reordered_batch),
