@@ -359,8 +359,6 @@ static int records_put(struct cli *c, int argc, char **argv)
         return cli_usage("unknown record type '%s' (tongxin schema lists the types; --raw "
                          "writes without the schema)",
                          pos[0]);
-    if (t && priv && !t->private_scope)
-        return cli_usage("%s is not personal data: it belongs to the general scope", pos[0]);
     if ((rc = cli_open(c, 1, &s)))
         return rc;
     node_info(s, &info);
@@ -370,10 +368,10 @@ static int records_put(struct cli *c, int argc, char **argv)
     }
     if (scope_opt)
         snprintf(scope, sizeof(scope), "%s", scope_opt);
-    else if (t)
-        rc = node_schema_scope(pos[0], comm_opt ? comm_opt : info.community, scope);
     else if (priv)
         rc = node_scope_private(comm_opt ? comm_opt : info.community, scope);
+    else if (t)
+        rc = node_schema_scope(pos[0], comm_opt ? comm_opt : info.community, scope);
     else
         rc = node_scope_general(comm_opt ? comm_opt : info.community, scope);
     if (rc) {

@@ -85,6 +85,11 @@ expect_exit 4 "$TX" -D "$ROOT/fulin" records get household h9 --scope general:fu
 "$TX" -D "$ROOT/fulin" records get household h9 --json | grep -q '"scope":"private:fulin"' ||
     fail "a household did not go to private:fulin: $("$TX" -D "$ROOT/fulin" records get household h9 --json)"
 
+# --private puts a record of any type in the private scope
+"$TX" -D "$ROOT/fulin" records put case c-p title=内部 --private >/dev/null
+"$TX" -D "$ROOT/fulin" records get case c-p --json | grep -q '"scope":"private:fulin"' ||
+    fail "--private did not choose private:fulin"
+
 # --- freshness on every report row, machine-readable in JSON
 "$TX" -D "$ROOT/fulin" records put role r1 person=张三 role=building_leader scope_kind=building \
     scope_ref=b1 estate=ygc >/dev/null
@@ -116,8 +121,8 @@ grep -q '"电梯停运, ""3号楼""' "$ROOT/cases.csv" || fail "export csv: quot
 grep -q '^二单元"' "$ROOT/cases.csv" || fail "export csv: the embedded newline is not inside quotes"
 "$TX" -D "$ROOT/fulin" export case -o jsonl >"$ROOT/cases.jsonl"
 n=$(wc -l <"$ROOT/cases.jsonl")
-[ "$n" = 2 ] || fail "export jsonl: $n lines for 2 cases"
-grep -c '^{.*}$' "$ROOT/cases.jsonl" | grep -qx 2 || fail "export jsonl: not one object per line"
+[ "$n" = 3 ] || fail "export jsonl: $n lines for 3 cases"
+grep -c '^{.*}$' "$ROOT/cases.jsonl" | grep -qx 3 || fail "export jsonl: not one object per line"
 "$TX" -D "$ROOT/fulin" export case -o json | head -c 1 | grep -q '\[' || fail "export json: not an array"
 expect_exit 2 "$TX" -D "$ROOT/fulin" export nosuchtype
 echo "reports: ok"
