@@ -10,17 +10,16 @@ struct cli {
 };
 
 struct cli_opt {
-    const char *name;  /* "--json", "-o" */
+    const char *name; /* "--json", "-o" */
     int has_arg;
-    const char **val;  /* set for options with an argument */
-    int *flag;         /* set to 1 for flags */
+    const char **val; /* set for options with an argument */
+    int *flag;        /* set to 1 for flags */
 };
 
 /* Parse argv (after the command words) against opts; positional arguments are
  * collected into pos (at most maxpos). Prints a usage error and returns
  * CLI_USAGE on an unknown option or a missing argument. */
-int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos,
-              int *npos);
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos, int *npos);
 /* One-line error on stderr: "tongxin: what: message". Returns the exit code. */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -51,7 +50,7 @@ int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_demo(struct cli *c, int argc, char **argv);
 /* Issue an enrolment file (prints its own errors; returns an exit code). */
-int cli_issue(const char *ddir, const uint8_t node[CRDT_KEY_BYTES], const char *community,
-              int role, const char *name, uint32_t days, uint8_t **blob, size_t *len);
+int cli_issue(const char *ddir, const uint8_t node[CRDT_KEY_BYTES], const char *community, int role,
+              const char *name, uint32_t days, uint8_t **blob, size_t *len);
 
 #endif

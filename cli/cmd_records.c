@@ -37,17 +37,15 @@ static const char get_help[] =
     "Read a record. JSON: {\"type\",\"id\",\"scope\",\"fields\":{...},\"conflicts\":{...}}\n"
     "example: tongxin records get household h-0001 --json\n";
 
-static const char list_help[] =
-    "usage: tongxin records list [TYPE] [--json]\n"
-    "\n"
-    "List records (all, or one type).\n"
-    "example: tongxin records list case\n";
+static const char list_help[] = "usage: tongxin records list [TYPE] [--json]\n"
+                                "\n"
+                                "List records (all, or one type).\n"
+                                "example: tongxin records list case\n";
 
-static const char history_help[] =
-    "usage: tongxin records history TYPE ID [--json]\n"
-    "\n"
-    "The envelopes that changed a record, in arrival order.\n"
-    "example: tongxin records history case c-001\n";
+static const char history_help[] = "usage: tongxin records history TYPE ID [--json]\n"
+                                   "\n"
+                                   "The envelopes that changed a record, in arrival order.\n"
+                                   "example: tongxin records history case c-001\n";
 
 /* ---- value parsing ---- */
 
@@ -103,8 +101,7 @@ static int parse_schema(const struct node_type_def *t, char op, const char *val,
     if (!f)
         return cli_usage("type %s has no field '%s' (tongxin schema %s lists them)", t->name,
                          ch->field, t->name);
-    if ((want && f->kind != want) ||
-        (!want && f->kind != CRDT_COUNTER && f->kind != CRDT_SET))
+    if ((want && f->kind != want) || (!want && f->kind != CRDT_COUNTER && f->kind != CRDT_SET))
         return cli_usage("field %s is a %s: write it as %s", ch->field, crdt_kind_name(f->kind),
                          how[f->kind]);
     if (f->kind == CRDT_LWW) {
@@ -188,8 +185,7 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
         p++;
     flen = (size_t)(p - arg);
     if (!*p || flen == 0 || flen > CRDT_MAX_FIELD)
-        return cli_usage("expected FIELD=VALUE, FIELD+=V, FIELD-=V or FIELD^=STATE, got '%s'",
-                         arg);
+        return cli_usage("expected FIELD=VALUE, FIELD+=V, FIELD-=V or FIELD^=STATE, got '%s'", arg);
     if (*p == '=') {
         op = '=';
         val = p + 1;
@@ -197,8 +193,7 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
         op = *p;
         val = p + 2;
     } else {
-        return cli_usage("expected FIELD=VALUE, FIELD+=V, FIELD-=V or FIELD^=STATE, got '%s'",
-                         arg);
+        return cli_usage("expected FIELD=VALUE, FIELD+=V, FIELD-=V or FIELD^=STATE, got '%s'", arg);
     }
     memcpy(fieldbuf[i], arg, flen);
     fieldbuf[i][flen] = '\0';
@@ -215,8 +210,7 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
         return CLI_OK;
     }
     if (op == '^') {
-        const struct crdt_field *f =
-            crdt_record_field(existing, ch->field, flen, CRDT_STATUS);
+        const struct crdt_field *f = crdt_record_field(existing, ch->field, flen, CRDT_STATUS);
         uint64_t cur = f ? f->u.status : 0;
         int rank;
 
@@ -241,9 +235,9 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
         int64_t n;
         int is_int = parse_int(val, &n);
         int kind = crdt_record_field(existing, ch->field, flen, CRDT_COUNTER) ? CRDT_COUNTER
-                   : crdt_record_field(existing, ch->field, flen, CRDT_SET) ? CRDT_SET
-                   : is_int                                                  ? CRDT_COUNTER
-                                                                             : CRDT_SET;
+                   : crdt_record_field(existing, ch->field, flen, CRDT_SET)   ? CRDT_SET
+                   : is_int                                                   ? CRDT_COUNTER
+                                                                              : CRDT_SET;
 
         if (kind == CRDT_COUNTER) {
             if (!is_int)
@@ -324,12 +318,10 @@ static int records_put(struct cli *c, int argc, char **argv)
     char *pos[66];
     int npos = 0, priv = 0, json = 0, raw = 0, rc, err, handled;
     const char *scope_opt = NULL, *comm_opt = NULL;
-    const struct cli_opt opts[] = {{"--private", 0, NULL, &priv},
-                                   {"--scope", 1, &scope_opt, NULL},
-                                   {"--community", 1, &comm_opt, NULL},
-                                   {"--raw", 0, NULL, &raw},
-                                   {"--json", 0, NULL, &json},
-                                   {NULL, 0, NULL, NULL}};
+    const struct cli_opt opts[] = {
+        {"--private", 0, NULL, &priv},       {"--scope", 1, &scope_opt, NULL},
+        {"--community", 1, &comm_opt, NULL}, {"--raw", 0, NULL, &raw},
+        {"--json", 0, NULL, &json},          {NULL, 0, NULL, NULL}};
     const struct node_type_def *t = NULL;
     char why[512];
     struct node_change ch[64];
@@ -351,8 +343,8 @@ static int records_put(struct cli *c, int argc, char **argv)
         return cli_usage("type '%s': lowercase letters, digits and '_', starting with a letter",
                          pos[0]);
     if (crdt_check_id(pos[1], strlen(pos[1])))
-        return cli_usage("id '%s': 1 to %d bytes of UTF-8 text without control characters",
-                         pos[1], CRDT_MAX_ID);
+        return cli_usage("id '%s': 1 to %d bytes of UTF-8 text without control characters", pos[1],
+                         CRDT_MAX_ID);
     if (priv && scope_opt)
         return cli_usage("--private and --scope exclude each other");
     if (!raw && !(t = node_schema_type(pos[0])))
@@ -417,8 +409,7 @@ static int records_put(struct cli *c, int argc, char **argv)
         return cli_fail(err, "%s %s: a status moves forward only (use FIELD^=reopen)", pos[0],
                         pos[1]);
     if (err == TX_ENOTFOUND)
-        return cli_fail(err, "%s %s: removing an element that is not in the set", pos[0],
-                        pos[1]);
+        return cli_fail(err, "%s %s: removing an element that is not in the set", pos[0], pos[1]);
     if (err == TX_ESCHEMA)
         return cli_fail(err, "%s %s: refused by the daemon's schema check", pos[0], pos[1]);
     if (err)
@@ -502,8 +493,7 @@ static json_t *record_json(const struct node_record *r)
                 if (!rounds)
                     rounds = json_object();
                 /* rounds count from 1 (the first, before any re-open) */
-                json_object_set_new(rounds, key,
-                                    json_integer((json_int_t)(f->u.status >> 8) + 1));
+                json_object_set_new(rounds, key, json_integer((json_int_t)(f->u.status >> 8) + 1));
             }
             break;
         }

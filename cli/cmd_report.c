@@ -70,8 +70,7 @@ int cmd_report(struct cli *c, int argc, char **argv)
         char *text = NULL;
         json_t *live = NULL;
 
-        if (!strcmp(pos[0], "freshness") && cli_ctl_simple(c->dir, w, 1, &text) == TX_OK &&
-            text) {
+        if (!strcmp(pos[0], "freshness") && cli_ctl_simple(c->dir, w, 1, &text) == TX_OK && text) {
             json_error_t je;
 
             live = json_loads(text, 0, &je);

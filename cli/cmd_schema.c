@@ -31,9 +31,8 @@ static const char *vt_text(const struct node_field_def *f, char *buf, size_t cap
         return buf;
     }
     for (int k = 0; f->enums[k] && off + 2 < cap; k++) {
-        int n = snprintf(buf + off, cap - off, "%s%s", k ? (f->kind == CRDT_STATUS ? " → " : ", ")
-                                                        : "",
-                         f->enums[k]);
+        int n = snprintf(buf + off, cap - off, "%s%s",
+                         k ? (f->kind == CRDT_STATUS ? " → " : ", ") : "", f->enums[k]);
 
         if (n < 0 || (size_t)n >= cap - off)
             break;
@@ -127,7 +126,8 @@ int cmd_schema(struct cli *c, int argc, char **argv)
                 continue;
             json_object_set_new(o, "type", json_string(t[i].name));
             json_object_set_new(o, "zh", json_string(t[i].zh));
-            json_object_set_new(o, "scope", json_string(t[i].private_scope ? "private" : "general"));
+            json_object_set_new(o, "scope",
+                                json_string(t[i].private_scope ? "private" : "general"));
             for (size_t k = 0; k < t[i].nfields; k++) {
                 const struct node_field_def *f = &t[i].fields[k];
                 json_t *fo = json_object();

@@ -67,8 +67,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
         return CLI_FAIL;
     }
     if (err == TX_EINVAL)
-        return cli_usage("community '%s': 1 to %d of [a-z0-9_-]; name: at most %d bytes",
-                         community, NODE_MAX_COMMUNITY, NODE_MAX_NAME);
+        return cli_usage("community '%s': 1 to %d of [a-z0-9_-]; name: at most %d bytes", community,
+                         NODE_MAX_COMMUNITY, NODE_MAX_NAME);
     if (err)
         return cli_fail(err, "init %s", c->dir);
     if ((rc = cli_open(c, ddir ? 0 : 1, &s)))
@@ -172,8 +172,8 @@ static int log_cb(const struct node_log_entry *e, void *vctx)
     snprintf(size, sizeof(size), "%zu", e->size);
     snprintf(arr, sizeof(arr), "%llu", (unsigned long long)e->arrival);
     {
-        const char *row[] = {e->arrival ? arr : "-", hex,   seq,  when, e->scope,
-                             epoch,                  e->readable ? "yes" : "no", size};
+        const char *row[] = {e->arrival ? arr : "-",     hex, seq, when, e->scope, epoch,
+                             e->readable ? "yes" : "no", size};
         cli_table_add(&lc->t, row);
     }
     return 0;
@@ -217,10 +217,9 @@ int cmd_log(struct cli *c, int argc, char **argv)
             json_decref(lc.arr);
         else
             cli_table_release(&lc.t);
-        return err == TX_ENOTFOUND ? (fprintf(stderr, "tongxin: origin %s: unknown here\n",
-                                              origin),
-                                      CLI_NOTFOUND)
-                                   : cli_fail(err, "log");
+        return err == TX_ENOTFOUND
+                   ? (fprintf(stderr, "tongxin: origin %s: unknown here\n", origin), CLI_NOTFOUND)
+                   : cli_fail(err, "log");
     }
     if (lc.json) {
         cli_json_print(lc.arr);
@@ -411,9 +410,8 @@ int cmd_bundle(struct cli *c, int argc, char **argv)
         err = node_bundle_import(s, pos[0], &br);
         node_close(s);
         if (err == TX_ECHECKSUM || err == TX_ETRUNC || err == TX_ECORRUPT) {
-            fprintf(stderr, "tongxin: bundle %s: %s%s; nothing applied\n", pos[0],
-                    tx_strerror(err),
-                    err == TX_ETRUNC ? " (the file is cut short)"
+            fprintf(stderr, "tongxin: bundle %s: %s%s; nothing applied\n", pos[0], tx_strerror(err),
+                    err == TX_ETRUNC      ? " (the file is cut short)"
                     : err == TX_ECHECKSUM ? " (the file is damaged)"
                                           : " (not a valid bundle)");
             return CLI_INTEGRITY;
@@ -642,8 +640,9 @@ int cmd_status(struct cli *c, int argc, char **argv)
 static int need_daemon(int err, const char *what)
 {
     if (err == TX_ENOTFOUND) {
-        fprintf(stderr, "tongxin: %s: no daemon running on this data directory (start "
-                        "tongxind)\n",
+        fprintf(stderr,
+                "tongxin: %s: no daemon running on this data directory (start "
+                "tongxind)\n",
                 what);
         return CLI_BUSY;
     }

@@ -93,8 +93,8 @@ int cmd_district(struct cli *c, int argc, char **argv)
 }
 
 /* Issue an enrolment file; shared by `cert issue` and `init --district`. */
-int cli_issue(const char *ddir, const uint8_t node[CRDT_KEY_BYTES], const char *community,
-              int role, const char *name, uint32_t days, uint8_t **blob, size_t *len)
+int cli_issue(const char *ddir, const uint8_t node[CRDT_KEY_BYTES], const char *community, int role,
+              const char *name, uint32_t days, uint8_t **blob, size_t *len)
 {
     struct node_district *d;
     int err = node_district_open(ddir, NULL, &d);
@@ -223,8 +223,12 @@ static int certs_cb(const struct node_cert_info *ci, void *vctx)
     }
     hex[NODE_SHORT_ID] = '\0';
     {
-        const char *row[] = {hex, ci->cert.name[0] ? ci->cert.name : "-", ci->cert.community,
-                             node_role_name(ci->cert.role), state, exp};
+        const char *row[] = {hex,
+                             ci->cert.name[0] ? ci->cert.name : "-",
+                             ci->cert.community,
+                             node_role_name(ci->cert.role),
+                             state,
+                             exp};
         cli_table_add(&cc->t, row);
     }
     return 0;
@@ -317,8 +321,9 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
     node_close(s);
     node_district_close(d);
     if (err == TX_ENOTFOUND && cut == NODE_CUT_HEAD)
-        return cli_fail(err, "%.8s: not issued by this district, or this store holds nothing "
-                             "of it (give --after-seq)",
+        return cli_fail(err,
+                        "%.8s: not issued by this district, or this store holds nothing "
+                        "of it (give --after-seq)",
                         pos[0]);
     if (err == TX_ENOTFOUND)
         return cli_fail(err, "%.8s was not issued by this district", pos[0]);

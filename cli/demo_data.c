@@ -39,19 +39,88 @@ struct comm_cfg {
 };
 
 static const struct comm_cfg communities[] = {
-    {"xidajie", "西大街社区", 30, 1, 0, 38, 2, 2, 540, 60, 48, 20, 96,
-     {{"xdj1", "西大街一号院", 12, 480, 0}, {"yfy", "颐福苑", 8, 310, 0}}, 2,
-     60, DEMO_ELDERLY_VISITS, DEMO_ERRANDS, 40, DEMO_CHILD_PROBLEMS, 0, 0, 0},
-    {"fulin", "抚临社区", 35, 1, 1, 45, 2, 3, 612, 71, 52, 24, 120,
+    {"xidajie",
+     "西大街社区",
+     30,
+     1,
+     0,
+     38,
+     2,
+     2,
+     540,
+     60,
+     48,
+     20,
+     96,
+     {{"xdj1", "西大街一号院", 12, 480, 0}, {"yfy", "颐福苑", 8, 310, 0}},
+     2,
+     60,
+     DEMO_ELDERLY_VISITS,
+     DEMO_ERRANDS,
+     40,
+     DEMO_CHILD_PROBLEMS,
+     0,
+     0,
+     0},
+    {"fulin",
+     "抚临社区",
+     35,
+     1,
+     1,
+     45,
+     2,
+     3,
+     612,
+     71,
+     52,
+     24,
+     120,
      {{"ygc", "阳光城小区", DEMO_YGC_BUILDINGS, DEMO_YGC_HOUSEHOLDS, 1},
-      {"flhy", "抚临花园", 24, 860, 0}}, 2,
-     0, 0, 0, 0, 0, 0, 0, 1},
-    {"bojin", "铂金水岸社区", 28, 1, 0, 36, 1, 2, 480, 55, 40, 18, 80,
-     {{"bjsa", "铂金水岸", 30, 1200, 0}, {"", "", 0, 0, 0}}, 1,
-     0, 0, 0, 0, 0, 0, 0, 0},
-    {"gongyuan", "公园社区", 27, 0, 1, 36, 1, 3, 457, 49, 36, 16, 90,
-     {{"gyyp", "公园懿品小区", 22, 920, 0}, {"gy1959", "公元1959小区", 16, 640, 0}}, 2,
-     0, 0, 0, 0, 0, DEMO_RED_TEAMS, DEMO_RED_PEOPLE, 0},
+      {"flhy", "抚临花园", 24, 860, 0}},
+     2,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     0,
+     1},
+    {"bojin", "铂金水岸社区",
+     28,      1,
+     0,       36,
+     1,       2,
+     480,     55,
+     40,      18,
+     80,      {{"bjsa", "铂金水岸", 30, 1200, 0}, {"", "", 0, 0, 0}},
+     1,       0,
+     0,       0,
+     0,       0,
+     0,       0,
+     0},
+    {"gongyuan",
+     "公园社区",
+     27,
+     0,
+     1,
+     36,
+     1,
+     3,
+     457,
+     49,
+     36,
+     16,
+     90,
+     {{"gyyp", "公园懿品小区", 22, 920, 0}, {"gy1959", "公元1959小区", 16, 640, 0}},
+     2,
+     0,
+     0,
+     0,
+     0,
+     0,
+     DEMO_RED_TEAMS,
+     DEMO_RED_PEOPLE,
+     0},
 };
 
 /* ---- deterministic randomness and names ---- */
@@ -91,9 +160,9 @@ static int below(struct gen *g, int n)
 
 static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴",
                                        "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "罗"};
-static const char *const given[] = {"敏", "强", "华", "伟", "芳", "娟", "军", "磊", "静",
-                                    "丽", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞",
-                                    "建国", "秀英", "桂兰", "志强", "海燕", "晓东"};
+static const char *const given[] = {"敏", "强", "华",   "伟",   "芳",   "娟",   "军",   "磊",
+                                    "静", "丽", "洋",   "勇",   "艳",   "杰",   "涛",   "明",
+                                    "超", "霞", "建国", "秀英", "桂兰", "志强", "海燕", "晓东"};
 
 static void name(struct gen *g, char *out, size_t cap)
 {
@@ -455,8 +524,7 @@ static void gen_election(struct gen *g, const struct estate_cfg *e)
 
         for (int b = 1; b <= e->buildings && n < DEMO_BALLOTS; b++)
             for (int u = 1; u <= (b <= 25 ? 3 : 2) && n < DEMO_BALLOTS; u++, units_seen++)
-                for (int k = 1; k <= (units_seen < 222 ? 12 : 11) && n < DEMO_BALLOTS;
-                     k++, idx++) {
+                for (int k = 1; k <= (units_seen < 222 ? 12 : 11) && n < DEMO_BALLOTS; k++, idx++) {
                     int c = n < counts[0] ? 0 : n < counts[0] + counts[1] ? 1 : 2;
 
                     if (idx % 5 == 4)
@@ -478,14 +546,14 @@ static void gen_election(struct gen *g, const struct estate_cfg *e)
 
 static void gen_cases(struct gen *g)
 {
-    static const char *const cats[] = {"environment", "property", "safety", "facilities",
-                                       "neighbour", "elderly_care", "children", "employment",
-                                       "errand", "other"};
+    static const char *const cats[] = {"environment", "property",     "safety",   "facilities",
+                                       "neighbour",   "elderly_care", "children", "employment",
+                                       "errand",      "other"};
     static const char *const consult[] = {"discussion_point", "residents_council",
                                           "dialogue_meeting"};
     static const char *const other[] = {"office_window", "grid"};
-    static const char *const titles[] = {"楼道灯不亮", "电梯故障", "垃圾清运不及时", "停车难",
-                                         "路面破损", "噪音扰民", "绿化带被占", "漏水",
+    static const char *const titles[] = {"楼道灯不亮",   "电梯故障",    "垃圾清运不及时", "停车难",
+                                         "路面破损",     "噪音扰民",    "绿化带被占",     "漏水",
                                          "消防通道堵塞", "健身器材损坏"};
     struct rec r;
     char id[64], d[24], nm[32];
@@ -521,7 +589,7 @@ static void gen_meetings(struct gen *g)
     static const char *const consult[] = {"discussion_point", "residents_council",
                                           "dialogue_meeting"};
     static const char *const topics[] = {"小区主干道改造", "物业服务质量", "停车位规划",
-                                         "加装电梯", "垃圾分类", "业委会换届"};
+                                         "加装电梯",       "垃圾分类",     "业委会换届"};
     struct rec r;
     char id[64], d[24], c[64];
 

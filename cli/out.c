@@ -277,8 +277,7 @@ const char *cli_value_text(const struct crdt_value *v, char *buf, size_t cap)
     return buf;
 }
 
-static const char *const status_names[] = {"open", "assigned", "in_progress", "resolved",
-                                           "closed"};
+static const char *const status_names[] = {"open", "assigned", "in_progress", "resolved", "closed"};
 
 const char *cli_status_name(uint64_t status, char *buf, size_t cap)
 {

@@ -16,12 +16,12 @@
 /* Exit codes (docs/cli.md). */
 enum {
     CLI_OK = 0,
-    CLI_FAIL = 1,     /* the operation failed */
-    CLI_USAGE = 2,    /* bad command line */
-    CLI_NOINIT = 3,   /* no node in the data directory */
-    CLI_NOTFOUND = 4, /* the thing asked for does not exist */
-    CLI_INTEGRITY = 5,/* verification failed, bundle corrupt */
-    CLI_BUSY = 6,     /* data directory locked or daemon unreachable */
+    CLI_FAIL = 1,      /* the operation failed */
+    CLI_USAGE = 2,     /* bad command line */
+    CLI_NOINIT = 3,    /* no node in the data directory */
+    CLI_NOTFOUND = 4,  /* the thing asked for does not exist */
+    CLI_INTEGRITY = 5, /* verification failed, bundle corrupt */
+    CLI_BUSY = 6,      /* data directory locked or daemon unreachable */
 };
 
 /* Map a TX_E* code to an exit code. */

@@ -231,7 +231,7 @@ static void set_free(struct strset *s)
     memset(s, 0, sizeof(*s));
 }
 
-#define NCAT 10
+#define NCAT  10
 #define NPLAT 5
 
 struct estate_roll {
@@ -252,9 +252,9 @@ struct election {
     int final;
     char final_by[NODE_MAX_NAME + 32];
     char result_tally[256];
-    char committee_node[NODE_ID_HEX + 1]; /* election.committee_node */
+    char committee_node[NODE_ID_HEX + 1];     /* election.committee_node */
     uint8_t committee_setter[CRDT_KEY_BYTES]; /* who wrote committee_node */
-    uint8_t final_writer[CRDT_KEY_BYTES]; /* who wrote the winning final=true */
+    uint8_t final_writer[CRDT_KEY_BYTES];     /* who wrote the winning final=true */
     int have_final_writer;
 };
 
@@ -268,7 +268,7 @@ struct ctx {
     struct {
         char comm[NODE_MAX_COMMUNITY + 1];
         char household[CRDT_MAX_ID + 1];
-    } *care;
+    } * care;
     size_t ncare, capcare;
     struct estate_roll *er;
     size_t ner;
@@ -278,10 +278,9 @@ struct ctx {
     uint64_t now;
 };
 
-static const char *const catnames[NCAT] = {"environment", "property",     "safety",
-                                           "facilities",  "neighbour",    "elderly_care",
-                                           "children",    "employment",   "errand",
-                                           "other"};
+static const char *const catnames[NCAT] = {"environment", "property",     "safety",   "facilities",
+                                           "neighbour",   "elderly_care", "children", "employment",
+                                           "errand",      "other"};
 static const char *const platnames[NPLAT] = {"discussion_point", "residents_council",
                                              "dialogue_meeting", "office_window", "grid"};
 
@@ -299,8 +298,7 @@ static struct comm *comm_get(struct ctx *x, const char *id)
 
 static const char *lww_str(const struct crdt_record *r, const char *f, char *buf, size_t cap)
 {
-    const struct crdt_lww_entry *w =
-        crdt_lww_winner(crdt_record_field(r, f, strlen(f), CRDT_LWW));
+    const struct crdt_lww_entry *w = crdt_lww_winner(crdt_record_field(r, f, strlen(f), CRDT_LWW));
 
     if (!w || (w->v.type != CRDT_STR))
         return NULL;
@@ -310,8 +308,7 @@ static const char *lww_str(const struct crdt_record *r, const char *f, char *buf
 
 static int64_t lww_int(const struct crdt_record *r, const char *f)
 {
-    const struct crdt_lww_entry *w =
-        crdt_lww_winner(crdt_record_field(r, f, strlen(f), CRDT_LWW));
+    const struct crdt_lww_entry *w = crdt_lww_winner(crdt_record_field(r, f, strlen(f), CRDT_LWW));
 
     return w && w->v.type == CRDT_INT ? w->v.i : 0;
 }
@@ -520,8 +517,8 @@ static int gather(const struct node_record *nr, void *vctx)
                     !memcmp(e->choices[k].choice, w->v.s, w->v.len))
                     break;
             if (k == e->nchoices && k < 16) {
-                snprintf(e->choices[k].choice, sizeof(e->choices[k].choice), "%.*s",
-                         (int)w->v.len, w->v.s);
+                snprintf(e->choices[k].choice, sizeof(e->choices[k].choice), "%.*s", (int)w->v.len,
+                         w->v.s);
                 e->nchoices++;
             }
             if (k < 16)
@@ -562,8 +559,7 @@ static void finish_elections(struct ctx *x)
         struct node_cert_info ci;
         char hex[NODE_ID_HEX + 1];
 
-        if (!e->have_final_writer ||
-            node_cert_lookup(x->st, e->final_writer, &ci) != TX_OK ||
+        if (!e->have_final_writer || node_cert_lookup(x->st, e->final_writer, &ci) != TX_OK ||
             ci.state == NODE_CERT_REVOKED)
             continue;
         node_hex(e->final_writer, CRDT_KEY_BYTES, hex);
@@ -574,8 +570,8 @@ static void finish_elections(struct ctx *x)
         } else if (e->committee_node[0] && !strcmp(e->committee_node, hex) &&
                    is_hub(x->st, e->committee_setter)) {
             e->final = 1;
-            snprintf(e->final_by, sizeof(e->final_by), "%.*s, the committee's node",
-                     NODE_MAX_NAME, ci.cert.name[0] ? ci.cert.name : "node");
+            snprintf(e->final_by, sizeof(e->final_by), "%.*s, the committee's node", NODE_MAX_NAME,
+                     ci.cert.name[0] ? ci.cert.name : "node");
         }
     }
 }
@@ -587,8 +583,8 @@ struct fresh_node {
     uint64_t head, head_ms, received_ms, held;
     int have_origin;
     /* from the running daemon (NULL live: none) */
-    uint64_t peer_ahead;   /* most any connected peer holds beyond our head */
-    uint64_t contact_ms;   /* last byte from it, when it is a direct peer */
+    uint64_t peer_ahead; /* most any connected peer holds beyond our head */
+    uint64_t contact_ms; /* last byte from it, when it is a direct peer */
 };
 
 struct fresh {
@@ -681,21 +677,24 @@ static void fresh_live(struct fresh *f, json_t *live)
         char hex[NODE_ID_HEX + 1];
 
         node_hex(f->n[k].id, CRDT_KEY_BYTES, hex);
-        json_array_foreach(origins, i, o) {
+        json_array_foreach(origins, i, o)
+        {
             const char *oh = json_string_value(json_object_get(o, "origin"));
             const char *pk;
             json_t *v;
 
             if (!oh || strcmp(oh, hex))
                 continue;
-            json_object_foreach(json_object_get(o, "peers"), pk, v) {
+            json_object_foreach(json_object_get(o, "peers"), pk, v)
+            {
                 json_int_t d = json_integer_value(v);
 
                 if (d > 0 && (uint64_t)d > f->n[k].peer_ahead)
                     f->n[k].peer_ahead = (uint64_t)d;
             }
         }
-        json_array_foreach(peers, i, o) {
+        json_array_foreach(peers, i, o)
+        {
             const char *ph = json_string_value(json_object_get(o, "node"));
             json_int_t lc = json_integer_value(json_object_get(o, "last_contact_ms"));
 
@@ -705,8 +704,8 @@ static void fresh_live(struct fresh *f, json_t *live)
     }
 }
 
-int cli_report(struct node_store *s, const char *name, const char *community, json_t *live,
-               int fmt, FILE *out)
+int cli_report(struct node_store *s, const char *name, const char *community, json_t *live, int fmt,
+               FILE *out)
 {
     struct ctx *x = calloc(1, sizeof(*x));
     struct sect sections[4];
@@ -772,11 +771,22 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
                                            "SINGLE",     "JOINT",  "COVERAGE",  "COMMITTEES",
                                            "WITH PARTY", "SINGLE", "JOINT",     "COVERAGE",
                                            "LAST DATA",  "LAG",    "",          ""};
-        static const char *const jk[] = {
-            "community",          "name",          "property_companies", "companies_with_party",
-            "companies_single",   "companies_joint", "companies_coverage", "owners_committees",
-            "committees_with_party", "committees_single", "committees_joint",
-            "committees_coverage", "last_data", "lag", "last_data_ms", "lag_s"};
+        static const char *const jk[] = {"community",
+                                         "name",
+                                         "property_companies",
+                                         "companies_with_party",
+                                         "companies_single",
+                                         "companies_joint",
+                                         "companies_coverage",
+                                         "owners_committees",
+                                         "committees_with_party",
+                                         "committees_single",
+                                         "committees_joint",
+                                         "committees_coverage",
+                                         "last_data",
+                                         "lag",
+                                         "last_data_ms",
+                                         "lag_s"};
         static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct comm tot;
 
@@ -833,11 +843,12 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         }
         nsect++;
     } else if (!strcmp(name, "cases")) {
-        static const char *const cols[] = {"COMMUNITY", "NAME",      "RAISED",   "RESOLVED",
-                                           "OPEN",      "VIA PLATFORMS", "LAST DATA", "LAG", "", ""};
-        static const char *const jk[] = {"community", "name", "raised", "resolved", "open",
-                                         "resolved_via_platforms", "last_data", "lag",
-                                         "last_data_ms", "lag_s"};
+        static const char *const cols[] = {
+            "COMMUNITY",     "NAME",      "RAISED", "RESOLVED", "OPEN",
+            "VIA PLATFORMS", "LAST DATA", "LAG",    "",         ""};
+        static const char *const jk[] = {
+            "community", "name", "raised",       "resolved", "open", "resolved_via_platforms",
+            "last_data", "lag",  "last_data_ms", "lag_s"};
         static const int nm[] = {0, 0, 1, 1, 1, 1, 0, 0, 2, 2};
         static const char *const c2[] = {"CATEGORY", "RESOLVED", "OPEN"};
         static const char *const j2[] = {"category", "resolved", "open"};
@@ -895,14 +906,28 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         }
         nsect++;
     } else if (!strcmp(name, "visits")) {
-        static const char *const cols[] = {"COMMUNITY",          "NAME",      "VISITS",
-                                           "DOOR-KNOCKING",      "HOUSEHOLDS REACHED",
-                                           "ELDERLY ALONE VISITS", "ERRANDS", "LAST DATA", "LAG",
-                                           "",                 ""};
-        static const char *const jk[] = {"community",          "name",   "visits",
-                                         "door_knocking",      "households_reached",
-                                         "elderly_alone_visits", "errands", "last_data", "lag",
-                                         "last_data_ms",       "lag_s"};
+        static const char *const cols[] = {"COMMUNITY",
+                                           "NAME",
+                                           "VISITS",
+                                           "DOOR-KNOCKING",
+                                           "HOUSEHOLDS REACHED",
+                                           "ELDERLY ALONE VISITS",
+                                           "ERRANDS",
+                                           "LAST DATA",
+                                           "LAG",
+                                           "",
+                                           ""};
+        static const char *const jk[] = {"community",
+                                         "name",
+                                         "visits",
+                                         "door_knocking",
+                                         "households_reached",
+                                         "elderly_alone_visits",
+                                         "errands",
+                                         "last_data",
+                                         "lag",
+                                         "last_data_ms",
+                                         "lag_s"};
         static const int nm[] = {0, 0, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct comm tot;
 
@@ -946,22 +971,38 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         }
         nsect++;
     } else if (!strcmp(name, "rosters")) {
-        static const char *const cols[] = {"ESTATE",         "NAME",          "COMMUNITY",
-                                           "GRID LEADERS",   "BUILDING LEADERS", "UNIT LEADERS",
-                                           "THREE LEADERS",  "RED STEWARDS",  "REGISTERED MEMBERS",
-                                           "LAST DATA",      "LAG",           "",
+        static const char *const cols[] = {"ESTATE",
+                                           "NAME",
+                                           "COMMUNITY",
+                                           "GRID LEADERS",
+                                           "BUILDING LEADERS",
+                                           "UNIT LEADERS",
+                                           "THREE LEADERS",
+                                           "RED STEWARDS",
+                                           "REGISTERED MEMBERS",
+                                           "LAST DATA",
+                                           "LAG",
+                                           "",
                                            ""};
-        static const char *const jk[] = {"estate",          "name",          "community",
-                                         "grid_leaders",    "building_leaders", "unit_leaders",
-                                         "three_leaders",   "red_stewards",  "registered_members",
-                                         "last_data",       "lag",           "last_data_ms",
+        static const char *const jk[] = {"estate",
+                                         "name",
+                                         "community",
+                                         "grid_leaders",
+                                         "building_leaders",
+                                         "unit_leaders",
+                                         "three_leaders",
+                                         "red_stewards",
+                                         "registered_members",
+                                         "last_data",
+                                         "lag",
+                                         "last_data_ms",
                                          "lag_s"};
         static const int nm[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 2, 2};
         struct estate_roll tot;
 
         memset(&tot, 0, sizeof(tot));
-        sect_init(&sections[nsect], "Rosters (三长, 红管家, 在职党员报到)", "rosters", 13, cols,
-                  jk, nm);
+        sect_init(&sections[nsect], "Rosters (三长, 红管家, 在职党员报到)", "rosters", 13, cols, jk,
+                  nm);
         /* by estate id, stable */
         for (size_t i = 1; i < x->ner; i++)
             for (size_t k = i; k > 0 && strcmp(x->er[k - 1].id, x->er[k].id) > 0; k--) {
@@ -1012,14 +1053,12 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         }
         nsect++;
     } else if (!strcmp(name, "elections")) {
-        static const char *const cols[] = {"ELECTION", "TITLE",   "COMMUNITY",   "ELIGIBLE",
-                                           "BALLOTS",  "COUNTED", "CONFLICTING", "TURNOUT",
-                                           "TALLY",    "FINAL",   "LAST DATA",   "LAG",
-                                           "",         ""};
-        static const char *const jk[] = {"election", "title",   "community",   "eligible",
-                                         "ballots",  "counted", "conflicting", "turnout",
-                                         "tally",    "final",   "last_data",   "lag",
-                                         "last_data_ms", "lag_s"};
+        static const char *const cols[] = {
+            "ELECTION", "TITLE", "COMMUNITY", "ELIGIBLE",  "BALLOTS", "COUNTED", "CONFLICTING",
+            "TURNOUT",  "TALLY", "FINAL",     "LAST DATA", "LAG",     "",        ""};
+        static const char *const jk[] = {
+            "election", "title", "community", "eligible",  "ballots", "counted",      "conflicting",
+            "turnout",  "tally", "final",     "last_data", "lag",     "last_data_ms", "lag_s"};
         static const int nm[] = {0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, 2};
 
         sect_init(&sections[nsect], "Owners' committee elections (业委会选举)", "elections", 14,
@@ -1040,9 +1079,8 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
             row[13] = b[13];
             /* choices sorted by name for a stable tally */
             for (size_t a = 1; a < e->nchoices; a++)
-                for (size_t k = a; k > 0 && strcmp(e->choices[k - 1].choice,
-                                                   e->choices[k].choice) > 0;
-                     k--) {
+                for (size_t k = a;
+                     k > 0 && strcmp(e->choices[k - 1].choice, e->choices[k].choice) > 0; k--) {
                     char tc[64];
                     uint64_t tn = e->choices[k - 1].n;
 
@@ -1076,18 +1114,35 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         sections[nsect++] = x->conflicting;
         memset(&x->conflicting, 0, sizeof(x->conflicting));
     } else if (!strcmp(name, "freshness")) {
-        static const char *const cols[] = {"NODE",         "NAME",    "COMMUNITY", "ROLE",
-                                           "HEAD",         "LAST ENVELOPE", "LAST CONTACT",
-                                           "HELD",         "CONFLICTS OPEN", "BEHIND", "",
-                                           "",             ""};
-        static const char *const jk[] = {"node",     "name",          "community", "role",
-                                         "head",     "last_envelope", "last_contact",
-                                         "held",     "conflicts_open", "behind",
-                                         "last_contact_ms", "direct", "last_envelope_ms"};
+        static const char *const cols[] = {"NODE",
+                                           "NAME",
+                                           "COMMUNITY",
+                                           "ROLE",
+                                           "HEAD",
+                                           "LAST ENVELOPE",
+                                           "LAST CONTACT",
+                                           "HELD",
+                                           "CONFLICTS OPEN",
+                                           "BEHIND",
+                                           "",
+                                           "",
+                                           ""};
+        static const char *const jk[] = {"node",
+                                         "name",
+                                         "community",
+                                         "role",
+                                         "head",
+                                         "last_envelope",
+                                         "last_contact",
+                                         "held",
+                                         "conflicts_open",
+                                         "behind",
+                                         "last_contact_ms",
+                                         "direct",
+                                         "last_envelope_ms"};
         static const int nm[] = {0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 2, 2, 2};
 
-        sect_init(&sections[nsect], "Freshness per community node", "freshness", 13, cols, jk,
-                  nm);
+        sect_init(&sections[nsect], "Freshness per community node", "freshness", 13, cols, jk, nm);
         for (size_t i = 0; i < fr->nn; i++) {
             struct fresh_node *n = &fr->n[i];
             char hex[NODE_ID_HEX + 1];

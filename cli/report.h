@@ -14,7 +14,7 @@ enum { REPORT_TABLE = 0, REPORT_JSON, REPORT_CSV, REPORT_JSONL };
  * (`tongxin status --json`): freshness then adds what only the daemon knows
  * (direct peers' last contact, envelopes connected peers hold beyond ours).
  * TX_ENOTFOUND for an unknown report. */
-int cli_report(struct node_store *s, const char *name, const char *community, json_t *live,
-               int fmt, FILE *out);
+int cli_report(struct node_store *s, const char *name, const char *community, json_t *live, int fmt,
+               FILE *out);
 
 #endif

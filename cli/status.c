@@ -39,7 +39,7 @@ struct peer_acc {
     json_t *arr;
     const struct node_origin_info *o; /* when filling per-origin lags */
     json_t *lags;
-    struct net_vec_entry *vec;        /* our vector, for behind/ahead totals */
+    struct net_vec_entry *vec; /* our vector, for behind/ahead totals */
     size_t nvec;
 };
 
@@ -169,7 +169,8 @@ static const char *sget(json_t *o, const char *k)
 /* This node first, then by community, name and id: the order people read. */
 static int origin_before(json_t *a, json_t *b)
 {
-    int sa = json_is_true(json_object_get(a, "self")), sb = json_is_true(json_object_get(b, "self"));
+    int sa = json_is_true(json_object_get(a, "self")),
+        sb = json_is_true(json_object_get(b, "self"));
     int c;
 
     if (sa != sb)
@@ -325,7 +326,8 @@ void cli_status_print(json_t *st, FILE *out)
                 cli_age(now, jint(st, "started_ms"), age, sizeof(age)));
     else
         fprintf(out, "daemon    offline (read from the store)\n");
-    fprintf(out, "store     %llu envelopes, %llu records, %llu held, %llu quarantined, %llu frozen\n",
+    fprintf(out,
+            "store     %llu envelopes, %llu records, %llu held, %llu quarantined, %llu frozen\n",
             (unsigned long long)jint(st, "envelopes"), (unsigned long long)jint(st, "records"),
             (unsigned long long)jint(st, "held"), (unsigned long long)jint(st, "quarantined"),
             (unsigned long long)jint(st, "frozen"));
@@ -353,8 +355,7 @@ void cli_status_print(json_t *st, FILE *out)
         cli_table_init(&t, 13, hdr);
         json_array_foreach(peers, i, p)
         {
-            char since[16], last[16], ein[24], eout[24], rtt[32], beh[24], ahd[24],
-                note[200] = "";
+            char since[16], last[16], ein[24], eout[24], rtt[32], beh[24], ahd[24], note[200] = "";
             const char *node = jstr(p, "node", "-");
             json_t *lc = json_object_get(p, "last_close");
             char shortn[NODE_SHORT_ID + 1];
@@ -411,8 +412,8 @@ void cli_status_print(json_t *st, FILE *out)
         }
     }
     {
-        static const char *const hdr[] = {"ORIGIN", "NAME", "HEAD", "HELD", "LAST", "FLAGS",
-                                          "PEERS (+ahead/-behind)"};
+        static const char *const hdr[] = {
+            "ORIGIN", "NAME", "HEAD", "HELD", "LAST", "FLAGS", "PEERS (+ahead/-behind)"};
 
         fprintf(out, "\n");
         cli_table_init(&t, 7, hdr);
@@ -436,7 +437,10 @@ void cli_status_print(json_t *st, FILE *out)
             {
                 json_int_t d = json_integer_value(v);
                 int n = snprintf(lags + off, sizeof(lags) - off, "%s%s:%s%lld", off ? " " : "", k,
-                                 d > 0 ? "+" : d == 0 ? "=" : "", d == 0 ? 0LL : (long long)d);
+                                 d > 0    ? "+"
+                                 : d == 0 ? "="
+                                          : "",
+                                 d == 0 ? 0LL : (long long)d);
 
                 if (d == 0)
                     n = snprintf(lags + off, sizeof(lags) - off, "%s%s:=", off ? " " : "", k);

@@ -88,8 +88,7 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos,
-              int *npos)
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, char **pos, int maxpos, int *npos)
 {
     int only_pos = 0;
 
@@ -141,8 +140,7 @@ int cli_open(struct cli *c, int readonly, struct node_store **s)
     if (err == TX_ENOTINIT)
         return cli_fail(err, "%s", c->dir), CLI_NOINIT;
     if (err == TX_EINVAL)
-        return cli_fail(err, "%s/node.key must be readable by its owner only (chmod 600)",
-                        c->dir);
+        return cli_fail(err, "%s/node.key must be readable by its owner only (chmod 600)", c->dir);
     if (err)
         return cli_fail(err, "open %s", c->dir);
     return CLI_OK;
@@ -171,13 +169,27 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"init", cmd_init},           {"id", cmd_id},         {"records", cmd_records},
-    {"conflicts", cmd_conflicts}, {"log", cmd_log},       {"digest", cmd_digest},
-    {"verify", cmd_verify},       {"bundle", cmd_bundle}, {"keys", cmd_keys},
-    {"status", cmd_status},       {"district", cmd_district}, {"cert", cmd_cert},
-    {"certs", cmd_certs},         {"revoke", cmd_revoke},     {"peers", cmd_peers},
-    {"sync", cmd_sync},           {"schema", cmd_schema},     {"report", cmd_report},
-    {"export", cmd_export},       {"demo", cmd_demo},         {NULL, NULL},
+    {"init", cmd_init},
+    {"id", cmd_id},
+    {"records", cmd_records},
+    {"conflicts", cmd_conflicts},
+    {"log", cmd_log},
+    {"digest", cmd_digest},
+    {"verify", cmd_verify},
+    {"bundle", cmd_bundle},
+    {"keys", cmd_keys},
+    {"status", cmd_status},
+    {"district", cmd_district},
+    {"cert", cmd_cert},
+    {"certs", cmd_certs},
+    {"revoke", cmd_revoke},
+    {"peers", cmd_peers},
+    {"sync", cmd_sync},
+    {"schema", cmd_schema},
+    {"report", cmd_report},
+    {"export", cmd_export},
+    {"demo", cmd_demo},
+    {NULL, NULL},
 };
 
 int main(int argc, char **argv)

@@ -446,7 +446,7 @@ static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
     const char *sc;
     uint32_t sl, n;
     char scope[CRDT_MAX_SCOPE + 1];
-    char (*strs)[3][CRDT_MAX_ID + 1] = NULL;
+    char(*strs)[3][CRDT_MAX_ID + 1] = NULL;
     struct node_change *ch = NULL;
     struct node_write_result res;
     struct tx_mpw w;
@@ -483,7 +483,10 @@ static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
         ch[i].field = strs[i][2];
         ch[i].code = (int)code;
         switch (tx_mpr_peek(r)) {
-        case TX_MP_NIL: tx_mpr_nil(r); ch[i].value.type = CRDT_NIL; break;
+        case TX_MP_NIL:
+            tx_mpr_nil(r);
+            ch[i].value.type = CRDT_NIL;
+            break;
         case TX_MP_BOOL: {
             int bv;
 
@@ -675,9 +678,8 @@ static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
     if (!uv_is_closing(h))
-        uv_close(h, h->type == UV_NAMED_PIPE && h->data && h->data != the_daemon
-                        ? on_ctl_closed
-                        : NULL);
+        uv_close(h, h->type == UV_NAMED_PIPE && h->data && h->data != the_daemon ? on_ctl_closed
+                                                                                 : NULL);
 }
 
 static void on_net_stopped(void *ctx)
@@ -866,8 +868,9 @@ int main(int argc, char **argv)
 
         if ((err = node_open(d.dir, 0, &os, &d.st))) {
             if (err == TX_EINVAL)
-                fprintf(stderr, "tongxind: %s/node.key must be readable by its owner only "
-                                "(chmod 600)\n",
+                fprintf(stderr,
+                        "tongxind: %s/node.key must be readable by its owner only "
+                        "(chmod 600)\n",
                         d.dir);
             else
                 fprintf(stderr, "tongxind: open %s: %s\n", d.dir, tx_strerror(err));
@@ -879,8 +882,8 @@ int main(int argc, char **argv)
     if (d.conf.map_max_mib) {
         size_t max = (size_t)d.conf.map_max_mib << 20;
 
-        if ((err = node_set_map_limits(d.st, max < ((size_t)64 << 20) ? max : (size_t)64 << 20,
-                                       max)))
+        if ((err =
+                 node_set_map_limits(d.st, max < ((size_t)64 << 20) ? max : (size_t)64 << 20, max)))
             dlog(1, "store: map_max_mib %u not applied: %s", (unsigned)d.conf.map_max_mib,
                  tx_strerror(err));
     }

@@ -59,7 +59,7 @@ extern "C" {
     XX(ECHAIN, -20015, "hash chain broken")                                                        \
     XX(EGAP, -20016, "sequence gap")                                                               \
     XX(EDUP, -20017, "duplicate")                                                                  \
-    XX(EEQUIV, -20018, "equivocation: two envelopes with one origin and sequence")                \
+    XX(EEQUIV, -20018, "equivocation: two envelopes with one origin and sequence")                 \
     XX(EFROZEN, -20019, "origin is frozen")                                                        \
     XX(ECAUSAL, -20020, "causal dependencies not satisfied")                                       \
     XX(EHELD, -20021, "held until its dependencies arrive")                                        \
@@ -222,16 +222,16 @@ void tx_mpw_raw(struct tx_mpw *w, const void *b, size_t n);
 
 /* A timestamp is (ms << 16) | counter: 48 bits of milliseconds since the Unix
  * epoch (good until year 10889) and a 16-bit logical counter. */
-#define CRDT_HLC_MS(t)       ((t) >> 16)
-#define CRDT_HLC_CTR(t)      ((t)&0xffffu)
-#define CRDT_HLC_MAKE(ms, c) (((uint64_t)(ms) << 16) | ((uint64_t)(c)&0xffffu))
-#define CRDT_HLC_MAX_MS      ((UINT64_C(1) << 48) - 1)
+#define CRDT_HLC_MS(t)           ((t) >> 16)
+#define CRDT_HLC_CTR(t)          ((t)&0xffffu)
+#define CRDT_HLC_MAKE(ms, c)     (((uint64_t)(ms) << 16) | ((uint64_t)(c)&0xffffu))
+#define CRDT_HLC_MAX_MS          ((UINT64_C(1) << 48) - 1)
 #define CRDT_HLC_DEFAULT_SKEW_MS (300 * 1000)
 
 struct crdt_hlc {
-    uint64_t last;          /* the largest timestamp issued or merged */
-    uint64_t max_skew_ms;   /* remote timestamps further ahead than this are refused */
-    uint64_t carries;       /* times the counter overflowed into the milliseconds */
+    uint64_t last;        /* the largest timestamp issued or merged */
+    uint64_t max_skew_ms; /* remote timestamps further ahead than this are refused */
+    uint64_t carries;     /* times the counter overflowed into the milliseconds */
 };
 
 /* Start a clock at last (0 for a new node; the stored value after a restart). */
@@ -255,23 +255,23 @@ int crdt_hlc_recv(struct crdt_hlc *h, uint64_t now_ms, uint64_t remote);
 #define CRDT_HASH_BYTES   32 /* BLAKE2b-256 */
 #define CRDT_SIG_BYTES    64
 #define CRDT_NONCE_BYTES  24
-#define CRDT_MAX_TYPE     32    /* bytes in a record type name */
-#define CRDT_MAX_ID       128   /* bytes in a record id */
-#define CRDT_MAX_FIELD    64    /* bytes in a field name */
-#define CRDT_MAX_SCOPE    64    /* bytes in a scope name */
-#define CRDT_MAX_STR      16384 /* bytes in a string or bin value */
-#define CRDT_MAX_ELEM     512   /* bytes in a set element */
-#define CRDT_MAX_OPS      1024  /* ops in one body */
-#define CRDT_MAX_SUP      256   /* dots one op may supersede */
-#define CRDT_MAX_DEPS     256   /* causal dependencies of one envelope */
+#define CRDT_MAX_TYPE     32           /* bytes in a record type name */
+#define CRDT_MAX_ID       128          /* bytes in a record id */
+#define CRDT_MAX_FIELD    64           /* bytes in a field name */
+#define CRDT_MAX_SCOPE    64           /* bytes in a scope name */
+#define CRDT_MAX_STR      16384        /* bytes in a string or bin value */
+#define CRDT_MAX_ELEM     512          /* bytes in a set element */
+#define CRDT_MAX_OPS      1024         /* ops in one body */
+#define CRDT_MAX_SUP      256          /* dots one op may supersede */
+#define CRDT_MAX_DEPS     256          /* causal dependencies of one envelope */
 #define CRDT_MAX_ENVELOPE (256 * 1024) /* encoded envelope, all fields */
 #define CRDT_MAX_BODY     (CRDT_MAX_ENVELOPE - 1024)
 /* Stored record state is bounded by its own size (a count never exceeds the
  * bytes left); these caps only stop absurd counts in a corrupted file. Apply
  * never refuses an op for size: refusing would make replicas diverge. */
-#define CRDT_MAX_FIELDS   (1u << 24) /* fields (name, kind) in one stored record */
-#define CRDT_MAX_ENTRIES  (1u << 24) /* stored concurrent values, dots of an element */
-#define CRDT_MAX_ELEMS    (1u << 24) /* stored elements in one set */
+#define CRDT_MAX_FIELDS  (1u << 24) /* fields (name, kind) in one stored record */
+#define CRDT_MAX_ENTRIES (1u << 24) /* stored concurrent values, dots of an element */
+#define CRDT_MAX_ELEMS   (1u << 24) /* stored elements in one set */
 
 enum crdt_vtype { CRDT_NIL = 0, CRDT_BOOL = 1, CRDT_INT = 2, CRDT_STR = 3, CRDT_BIN = 4 };
 
@@ -469,7 +469,7 @@ struct crdt_dep {
 struct crdt_env {
     uint8_t version;
     uint8_t origin[CRDT_KEY_BYTES];
-    uint64_t seq; /* >= 1 */
+    uint64_t seq;                  /* >= 1 */
     uint8_t prev[CRDT_HASH_BYTES]; /* all zero when seq == 1 */
     uint64_t hlc;
     struct crdt_dep *deps; /* owned after decode; caller's when encoding */
@@ -522,8 +522,8 @@ uint64_t crdt_replica_head(const struct crdt_replica *r, const uint8_t origin[CR
  * TX_OK if applied (and anything it released), TX_EDUP if already applied or
  * queued, TX_EHELD if queued for a missing predecessor or dependency, or a decode
  * error (nothing changed). */
-int crdt_replica_deliver(struct crdt_replica *r, const uint8_t origin[CRDT_KEY_BYTES],
-                         uint64_t seq, uint64_t hlc, const struct crdt_dep *deps, uint32_t ndeps,
+int crdt_replica_deliver(struct crdt_replica *r, const uint8_t origin[CRDT_KEY_BYTES], uint64_t seq,
+                         uint64_t hlc, const struct crdt_dep *deps, uint32_t ndeps,
                          const char *scope, const void *body, size_t body_len);
 /* Number of envelopes waiting in the queue. */
 size_t crdt_replica_held(const struct crdt_replica *r);

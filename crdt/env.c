@@ -110,9 +110,10 @@ int crdt_env_decode(struct crdt_env *e, const void *buf, size_t len)
         goto fail;
     }
     e->version = (uint8_t)v;
-    if ((err = tx_mpr_bin_fixed(&r, e->origin, CRDT_KEY_BYTES)) || (err = tx_mpr_uint(&r, &e->seq)) ||
-        (err = tx_mpr_bin_fixed(&r, e->prev, CRDT_HASH_BYTES)) || (err = tx_mpr_uint(&r, &e->hlc)) ||
-        (err = tx_mpr_array(&r, &n, CRDT_MAX_DEPS)))
+    if ((err = tx_mpr_bin_fixed(&r, e->origin, CRDT_KEY_BYTES)) ||
+        (err = tx_mpr_uint(&r, &e->seq)) ||
+        (err = tx_mpr_bin_fixed(&r, e->prev, CRDT_HASH_BYTES)) ||
+        (err = tx_mpr_uint(&r, &e->hlc)) || (err = tx_mpr_array(&r, &n, CRDT_MAX_DEPS)))
         goto fail;
     if (n) {
         /* A dep takes at least 36 bytes. */

@@ -262,8 +262,8 @@ int tx_mpr_map(struct tx_mpr *r, uint32_t *n, uint32_t max)
 static int bytes(struct tx_mpr *r, const uint8_t **b, uint32_t *n, uint32_t max, int str)
 {
     const uint8_t *save = r->p;
-    int err = str ? hdr(r, n, 0xa0, 0x1f, 0xd9, 0xda, 0xdb, 32)
-                  : hdr(r, n, 0, 0, 0xc4, 0xc5, 0xc6, 0);
+    int err =
+        str ? hdr(r, n, 0xa0, 0x1f, 0xd9, 0xda, 0xdb, 32) : hdr(r, n, 0, 0, 0xc4, 0xc5, 0xc6, 0);
 
     if (err)
         return err;
@@ -343,8 +343,8 @@ int tx_mpr_skip(struct tx_mpr *r, int max_depth)
         case TX_MP_BIN: err = tx_mpr_bin(r, &b, &n, UINT32_MAX); break;
         case TX_MP_ARRAY:
         case TX_MP_MAP:
-            err = t == TX_MP_ARRAY ? tx_mpr_array(r, &n, UINT32_MAX)
-                                   : tx_mpr_map(r, &n, UINT32_MAX);
+            err =
+                t == TX_MP_ARRAY ? tx_mpr_array(r, &n, UINT32_MAX) : tx_mpr_map(r, &n, UINT32_MAX);
             if (err)
                 return err;
             if (depth >= max_depth)

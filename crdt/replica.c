@@ -139,8 +139,7 @@ static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
-static struct rec *rec_find(const struct crdt_replica *r, const char *key, size_t klen,
-                            size_t *pos)
+static struct rec *rec_find(const struct crdt_replica *r, const char *key, size_t klen, size_t *pos)
 {
     size_t lo = 0, hi = r->nrecs;
 
@@ -192,8 +191,7 @@ const struct crdt_record *crdt_replica_get(const struct crdt_replica *r, const c
     size_t klen, pos;
     struct rec *x;
 
-    if (key_make(key, sizeof(key), &klen, scope, strlen(scope), type, strlen(type), id,
-                 strlen(id)))
+    if (key_make(key, sizeof(key), &klen, scope, strlen(scope), type, strlen(type), id, strlen(id)))
         return NULL;
     x = rec_find(r, key, klen, &pos);
     return x ? &x->r : NULL;
@@ -275,8 +273,8 @@ static int drain(struct crdt_replica *r)
     return TX_OK;
 }
 
-int crdt_replica_deliver(struct crdt_replica *r, const uint8_t origin[CRDT_KEY_BYTES],
-                         uint64_t seq, uint64_t hlc, const struct crdt_dep *deps, uint32_t ndeps,
+int crdt_replica_deliver(struct crdt_replica *r, const uint8_t origin[CRDT_KEY_BYTES], uint64_t seq,
+                         uint64_t hlc, const struct crdt_dep *deps, uint32_t ndeps,
                          const char *scope, const void *body, size_t body_len)
 {
     struct pending p, *nq;
@@ -296,8 +294,7 @@ int crdt_replica_deliver(struct crdt_replica *r, const uint8_t origin[CRDT_KEY_B
     p.hlc = hlc;
     memcpy(p.scope, scope, sl + 1);
     p.ndeps = ndeps;
-    if ((ndeps && !(p.deps = tx_calloc(ndeps, sizeof(*deps)))) ||
-        !(p.body = tx_malloc(body_len))) {
+    if ((ndeps && !(p.deps = tx_calloc(ndeps, sizeof(*deps)))) || !(p.body = tx_malloc(body_len))) {
         pending_release(&p);
         return TX_ENOMEM;
     }

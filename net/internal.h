@@ -28,8 +28,8 @@ struct noise_hs {
 
 /* Start a handshake: protocol name, prologue, then the psk (psk0). e_seed
  * (32 bytes) seeds the ephemeral key. */
-int net__noise_init(struct noise_hs *hs, int initiator, const uint8_t *ed_sk,
-                    const uint8_t psk[32], const uint8_t e_seed[32]);
+int net__noise_init(struct noise_hs *hs, int initiator, const uint8_t *ed_sk, const uint8_t psk[32],
+                    const uint8_t e_seed[32]);
 void net__noise_wipe(struct noise_hs *hs);
 /* -> psk, e. out: 32 + 16 bytes. */
 int net__noise_msg1_write(struct noise_hs *hs, uint8_t *out, size_t *len);
@@ -65,9 +65,9 @@ enum net_msg_type {
     NET_MSG_GOODBYE = 8,
 };
 
-#define NET_MAX_VECTOR  100000 /* origins in one vector */
-#define NET_MAX_BATCH   4096   /* envelopes in one ENVELOPES message */
-#define NET_MAX_GET     64
+#define NET_MAX_VECTOR 100000 /* origins in one vector */
+#define NET_MAX_BATCH  4096   /* envelopes in one ENVELOPES message */
+#define NET_MAX_GET    64
 
 struct net_hello {
     uint64_t version;

@@ -31,13 +31,13 @@
 extern "C" {
 #endif
 
-#define NET_PROTOCOL_VERSION  1
-#define NET_PROLOGUE          "tongxin/1"
-#define NET_MAX_FRAME_PRE     4096          /* bytes, before the handshake completes */
-#define NET_MAX_FRAME         (1u << 20)    /* bytes, after */
-#define NET_PSK_BYTES         32
-#define NET_MAX_CERT          2048
-#define NET_MAX_NAME          128
+#define NET_PROTOCOL_VERSION 1
+#define NET_PROLOGUE         "tongxin/1"
+#define NET_MAX_FRAME_PRE    4096       /* bytes, before the handshake completes */
+#define NET_MAX_FRAME        (1u << 20) /* bytes, after */
+#define NET_PSK_BYTES        32
+#define NET_MAX_CERT         2048
+#define NET_MAX_NAME         128
 
 /* The protocol version this build speaks. */
 int net_protocol_version(void);
@@ -115,12 +115,12 @@ struct net_store_ops {
 enum net_log_level { NET_LOG_ERROR = 0, NET_LOG_WARN, NET_LOG_INFO, NET_LOG_DEBUG };
 
 struct net_config {
-    const uint8_t *sk;            /* Ed25519 secret key (64 bytes), borrowed */
-    const uint8_t *pk;            /* this node's id (32 bytes) */
-    uint8_t psk[NET_PSK_BYTES];   /* the district network key */
-    const uint8_t *cert;          /* this node's certificate (may be NULL) */
+    const uint8_t *sk;          /* Ed25519 secret key (64 bytes), borrowed */
+    const uint8_t *pk;          /* this node's id (32 bytes) */
+    uint8_t psk[NET_PSK_BYTES]; /* the district network key */
+    const uint8_t *cert;        /* this node's certificate (may be NULL) */
     size_t cert_len;
-    const char *name;             /* display name sent to peers (may be NULL) */
+    const char *name; /* display name sent to peers (may be NULL) */
     const struct net_store_ops *store;
     void *store_ctx;
     /* Timers (ms) and limits; 0 takes the default. */
@@ -148,9 +148,9 @@ enum net_state {
 /* Why a session ended. */
 enum net_close {
     NET_CLOSE_NONE = 0,
-    NET_CLOSE_CLEAN,     /* authenticated goodbye, either side */
-    NET_CLOSE_CUT,       /* the transport ended without a goodbye */
-    NET_CLOSE_ERROR,     /* a protocol or authentication failure (ours or theirs) */
+    NET_CLOSE_CLEAN, /* authenticated goodbye, either side */
+    NET_CLOSE_CUT,   /* the transport ended without a goodbye */
+    NET_CLOSE_ERROR, /* a protocol or authentication failure (ours or theirs) */
 };
 
 /* Events a session raises, collected until taken. */
@@ -212,32 +212,32 @@ struct net_uv;
 struct uv_loop_s;
 
 enum net_peer_state {
-    NET_PEER_DOWN = 0,     /* not connected, not trying (inbound only, or removed) */
-    NET_PEER_CONNECTING,   /* dialing or handshaking */
-    NET_PEER_CONNECTED,    /* open session */
-    NET_PEER_BACKOFF,      /* waiting to redial */
+    NET_PEER_DOWN = 0,   /* not connected, not trying (inbound only, or removed) */
+    NET_PEER_CONNECTING, /* dialing or handshaking */
+    NET_PEER_CONNECTED,  /* open session */
+    NET_PEER_BACKOFF,    /* waiting to redial */
 };
 
 /* One peer as the operator sees it: a configured address, an inbound
  * connection, or both (once the handshake names the node). */
 struct net_peer_info {
-    char addr[64];           /* "host:port" dialed, or the remote address */
-    int configured;          /* from the configuration (dialed) */
-    int state;               /* enum net_peer_state */
-    uint64_t since_ms;       /* in this state since */
-    uint64_t next_dial_ms;   /* when backing off */
-    uint32_t failures;       /* consecutive failed attempts */
+    char addr[64];         /* "host:port" dialed, or the remote address */
+    int configured;        /* from the configuration (dialed) */
+    int state;             /* enum net_peer_state */
+    uint64_t since_ms;     /* in this state since */
+    uint64_t next_dial_ms; /* when backing off */
+    uint32_t failures;     /* consecutive failed attempts */
     int have_session;
-    struct net_session_info s;   /* the current or last session */
+    struct net_session_info s;     /* the current or last session */
     const struct net_known *known; /* what an open session's peer holds (borrowed for
                                       the callback; NULL when not connected) */
 };
 
 struct net_uv_config {
-    struct net_config session;  /* copied into every session */
-    const char *listen;         /* "host:port" or NULL */
-    uint32_t backoff_min_ms;    /* 1 s */
-    uint32_t backoff_max_ms;    /* 60 s */
+    struct net_config session; /* copied into every session */
+    const char *listen;        /* "host:port" or NULL */
+    uint32_t backoff_min_ms;   /* 1 s */
+    uint32_t backoff_max_ms;   /* 60 s */
     uint64_t (*now_ms)(void *ctx);
     void *now_ctx;
     /* Called after a session ingested envelopes (e.g. to release held ones). */
@@ -269,7 +269,7 @@ int net_uv_peers_each(struct net_uv *u, net_peer_cb cb, void *ctx);
 struct net_refusal {
     char addr[64];
     uint64_t at_ms;
-    int code;            /* TX_E* */
+    int code; /* TX_E* */
     int during_handshake;
     char reason[160];
 };

@@ -109,8 +109,8 @@ static int dec(struct noise_cipher *c, const uint8_t *ad, size_t adlen, const ui
     if (len < NOISE_TAG || c->n == UINT64_MAX)
         return TX_EAUTH;
     nonce(c->n, nb);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &plen, NULL, ct, len, ad, adlen, nb,
-                                                  c->k) != 0)
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &plen, NULL, ct, len, ad, adlen, nb, c->k) !=
+        0)
         return TX_EAUTH;
     c->n++;
     return TX_OK;
@@ -143,8 +143,8 @@ static int dh(const uint8_t *sk, const uint8_t *pk, uint8_t out[32])
     return crypto_scalarmult(out, sk, pk) == 0 ? TX_OK : TX_EAUTH;
 }
 
-int net__noise_init(struct noise_hs *hs, int initiator, const uint8_t *ed_sk,
-                    const uint8_t psk[32], const uint8_t e_seed[32])
+int net__noise_init(struct noise_hs *hs, int initiator, const uint8_t *ed_sk, const uint8_t psk[32],
+                    const uint8_t e_seed[32])
 {
     memset(hs, 0, sizeof(*hs));
     hs->initiator = initiator;

@@ -42,7 +42,7 @@ struct net_session {
     struct net_known known;
     uint64_t pos;
     int have_peer_vec;
-    uint64_t outstanding; /* ENVELOPES messages sent and not yet credited back */
+    uint64_t outstanding;         /* ENVELOPES messages sent and not yet credited back */
     struct crdt_dep evidence[64]; /* equivocation evidence already sent */
     size_t nevidence;
     uint64_t started_ms, last_ping_ms, last_vector_ms, ping_id, ping_sent_ms;
@@ -155,7 +155,9 @@ static void set_closed(struct net_session *s, int kind, int code, const char *re
     s->events |= NET_EV_CLOSED;
     net__noise_wipe(&s->hs);
     slog(s, kind == NET_CLOSE_ERROR ? NET_LOG_WARN : NET_LOG_INFO, "closed (%s%s): %s",
-         kind == NET_CLOSE_CLEAN ? "goodbye" : kind == NET_CLOSE_CUT ? "cut" : "error",
+         kind == NET_CLOSE_CLEAN ? "goodbye"
+         : kind == NET_CLOSE_CUT ? "cut"
+                                 : "error",
          by_peer ? " from peer" : "", s->info.close_reason);
 }
 
@@ -484,8 +486,7 @@ static int check_heads(struct net_session *s, const struct net_msg *m)
             size_t k;
 
             for (k = 0; k < s->nevidence; k++)
-                if (s->evidence[k].seq == pe->seq &&
-                    !memcmp(s->evidence[k].origin, pe->origin, 32))
+                if (s->evidence[k].seq == pe->seq && !memcmp(s->evidence[k].origin, pe->origin, 32))
                     break;
             if (k < s->nevidence)
                 continue;
@@ -572,8 +573,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
             }
         }
         memset(&res, 0, sizeof(res));
-        err = m.nenv ? s->cfg.store->ingest(s->cfg.store_ctx, m.envs, m.lens, m.nenv, &res)
-                     : TX_OK;
+        err = m.nenv ? s->cfg.store->ingest(s->cfg.store_ctx, m.envs, m.lens, m.nenv, &res) : TX_OK;
         s->info.env_in += m.nenv;
         net__msg_release(&m);
         if (err)
@@ -645,9 +645,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
             s->ping_outstanding = 0;
         }
         return TX_OK;
-    case NET_MSG_ERROR:
-        set_closed(s, NET_CLOSE_ERROR, (int)m.code, m.reason, 1);
-        return TX_OK;
+    case NET_MSG_ERROR: set_closed(s, NET_CLOSE_ERROR, (int)m.code, m.reason, 1); return TX_OK;
     case NET_MSG_GOODBYE:
         set_closed(s, NET_CLOSE_CLEAN, (int)m.code, m.reason[0] ? m.reason : "goodbye", 1);
         return TX_OK;
@@ -683,15 +681,13 @@ static int accept_peer(struct net_session *s, const uint8_t *payload, size_t ple
         return fail(s, TX_EPROTO, "malformed hello");
     if (h.version != NET_PROTOCOL_VERSION)
         return fail(s, TX_EVERSION, "protocol version differs");
-    if (crypto_sign_ed25519_pk_to_curve25519(x, h.node) != 0 ||
-        sodium_memcmp(x, s->hs.rs, 32) != 0)
+    if (crypto_sign_ed25519_pk_to_curve25519(x, h.node) != 0 || sodium_memcmp(x, s->hs.rs, 32) != 0)
         return fail(s, TX_EAUTH, "static key is not the node id's");
     if (memcmp(h.node, s->cfg.pk, 32) == 0)
         return fail(s, TX_EAUTH, "connected to itself");
     memcpy(s->info.peer, h.node, 32);
     snprintf(s->info.peer_name, sizeof(s->info.peer_name), "%s", h.name);
-    err = s->cfg.store->check_peer(s->cfg.store_ctx, h.node, h.cert, h.cert_len,
-                                   s->info.peer_name);
+    err = s->cfg.store->check_peer(s->cfg.store_ctx, h.node, h.cert, h.cert_len, s->info.peer_name);
     if (err) {
         char why[96];
 
@@ -825,8 +821,8 @@ int net_session_feed(struct net_session *s, const uint8_t *data, size_t len, uin
             if (s->in_len < 4)
                 break;
         }
-        flen = ((uint32_t)s->in[0] << 24) | ((uint32_t)s->in[1] << 16) |
-               ((uint32_t)s->in[2] << 8) | s->in[3];
+        flen = ((uint32_t)s->in[0] << 24) | ((uint32_t)s->in[1] << 16) | ((uint32_t)s->in[2] << 8) |
+               s->in[3];
         if (flen > cap || flen == 0)
             return fail(s, TX_ETOOBIG, flen ? "frame over the size limit" : "empty frame");
         need = 4 + (size_t)flen;

@@ -17,8 +17,8 @@
 
 #include "internal.h"
 
-#define TICK_MS  500
-#define READBUF  65536
+#define TICK_MS 500
+#define READBUF 65536
 
 struct uvpeer;
 
@@ -29,9 +29,9 @@ struct uvconn {
     struct net_session *s;
     struct uvpeer *peer; /* the configured peer it was dialed for, or NULL */
     char addr[64];
-    int closing;   /* handle close requested */
-    int shutting;  /* shutdown requested */
-    int counted;   /* an open-session peer record was created */
+    int closing;  /* handle close requested */
+    int shutting; /* shutdown requested */
+    int counted;  /* an open-session peer record was created */
     struct uvconn *next;
 };
 
@@ -350,8 +350,8 @@ static void after(struct uvconn *c)
             r->at_ms = now_ms(u);
             r->code = si->close_code;
             r->during_handshake = !si->opened_ms;
-            snprintf(r->reason, sizeof(r->reason), "%s%.140s", si->close_by_peer ? "peer said: " : "",
-                     si->close_reason);
+            snprintf(r->reason, sizeof(r->reason), "%s%.140s",
+                     si->close_by_peer ? "peer said: " : "", si->close_reason);
             u->refused_next = (u->refused_next + 1) % NET_UV_REFUSALS;
             if (u->nrefused < NET_UV_REFUSALS)
                 u->nrefused++;
@@ -557,8 +557,7 @@ static void on_tick(uv_timer_t *t)
             int up = 0;
 
             for (struct uvconn *c = u->conns; c; c = c->next)
-                if (!c->closing && !c->shutting &&
-                    net_session_info(c->s)->state == NET_OPEN &&
+                if (!c->closing && !c->shutting && net_session_info(c->s)->state == NET_OPEN &&
                     memcmp(net_session_info(c->s)->peer, p->node, 32) == 0)
                     up = 1;
             if (up) {

@@ -566,8 +566,7 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     o.head = c->cut;
     o.cut = c->cut;
     o.flags |= NODE_ORIGIN_REVOKED;
-    if ((err = node__origin_put(s, txn, c->origin, &o)) ||
-        (err = drop_held(s, txn, o.idx, c->cut)))
+    if ((err = node__origin_put(s, txn, c->origin, &o)) || (err = drop_held(s, txn, o.idx, c->cut)))
         goto out;
     for (size_t i = 0; i < scopes.n && !err; i++)
         err = node__rebuild_scope_txn(s, txn, scopes.s[i]);
@@ -582,8 +581,8 @@ int node__truncate_origin(struct node_store *s, const uint8_t *origin, uint64_t 
     char hex[NODE_SHORT_ID + 1];
 
     node_hex(origin, NODE_SHORT_ID / 2, hex);
-    node__log(s, NODE_LOG_WARN, "trust: %s revoked after seq %llu: dropping later envelopes",
-              hex, (unsigned long long)cut);
+    node__log(s, NODE_LOG_WARN, "trust: %s revoked after seq %llu: dropping later envelopes", hex,
+              (unsigned long long)cut);
     return node__write_txn(s, truncate_fn, &c);
 }
 

@@ -24,13 +24,13 @@
 
 #include "internal.h"
 
-#define MAGIC        "TXBUNDLE"
-#define TRAILER      "TXEND\0\0\0"
-#define VERSION      1
-#define PREFIX_BYTES 14
+#define MAGIC         "TXBUNDLE"
+#define TRAILER       "TXEND\0\0\0"
+#define VERSION       1
+#define PREFIX_BYTES  14
 #define TRAILER_BYTES (8 + CRDT_HASH_BYTES)
-#define BATCH        1000
-#define MAX_HEADER   (64u << 20)
+#define BATCH         1000
+#define MAX_HEADER    (64u << 20)
 
 struct out {
     FILE *f;
@@ -334,8 +334,9 @@ static int bundle_check(const uint8_t *p, size_t len, struct parsed *b)
     if (hlen > end - PREFIX_BYTES)
         return TX_ECORRUPT;
     tx_mpr_init(&r, p + PREFIX_BYTES, hlen);
-    if ((err = tx_mpr_array_n(&r, 5)) || (err = tx_mpr_bin_fixed(&r, b->exporter, CRDT_KEY_BYTES)) ||
-        (err = tx_mpr_uint(&r, &ms)) || (err = tx_mpr_array(&r, &n, UINT32_MAX)))
+    if ((err = tx_mpr_array_n(&r, 5)) ||
+        (err = tx_mpr_bin_fixed(&r, b->exporter, CRDT_KEY_BYTES)) || (err = tx_mpr_uint(&r, &ms)) ||
+        (err = tx_mpr_array(&r, &n, UINT32_MAX)))
         return TX_ECORRUPT;
     if ((size_t)n * 36 > tx_mpr_left(&r))
         return TX_ECORRUPT;
@@ -430,9 +431,8 @@ int node_bundle_import(struct node_store *s, const char *path, struct node_bundl
     /* Envelopes held by one batch and released by a later one count once, as
      * accepted. */
     rep->ingest.accepted += rep->ingest.released;
-    rep->ingest.held = rep->ingest.held > rep->ingest.released
-                           ? rep->ingest.held - rep->ingest.released
-                           : 0;
+    rep->ingest.held =
+        rep->ingest.held > rep->ingest.released ? rep->ingest.held - rep->ingest.released : 0;
     rep->ingest.released = 0;
     /* What the exporter holds: what a later `bundle export --for` can skip. */
     if (memcmp(b.exporter, s->info.id, CRDT_KEY_BYTES) != 0)

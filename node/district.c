@@ -25,9 +25,9 @@
 
 #include "internal.h"
 
-#define ROOT_HDR   "TONGXIN DISTRICT ROOT KEY v1\n"
-#define NET_HDR    "TONGXIN DISTRICT NETWORK KEY v1\n"
-#define SCOPES_HDR "TONGXIN DISTRICT SCOPE MASTER v1\n"
+#define ROOT_HDR    "TONGXIN DISTRICT ROOT KEY v1\n"
+#define NET_HDR     "TONGXIN DISTRICT NETWORK KEY v1\n"
+#define SCOPES_HDR  "TONGXIN DISTRICT SCOPE MASTER v1\n"
 #define ENROL_MAGIC "TXENROL1"
 
 struct node_district {
@@ -35,8 +35,8 @@ struct node_district {
     struct node_os os;
     unsigned char *root_sk; /* sodium_malloc: 64 bytes */
     uint8_t root_pk[CRDT_KEY_BYTES];
-    unsigned char *netkey;  /* 32 */
-    unsigned char *master;  /* 32 */
+    unsigned char *netkey; /* 32 */
+    unsigned char *master; /* 32 */
 };
 
 static int write_secret(const char *dir, const char *name, const char *hdr, const uint8_t *b,
@@ -532,7 +532,7 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
     struct node_change *ch = NULL;
     size_t nch = 0;
     char hex[NODE_ID_HEX + 1];
-    char (*ids)[CRDT_MAX_ID + 1] = NULL;
+    char(*ids)[CRDT_MAX_ID + 1] = NULL;
     uint8_t dist[CRDT_KEY_BYTES];
     int err;
 
@@ -601,9 +601,8 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
             for (size_t r = 0; r < nreg && !err; r++) {
                 if (reg[r].revoked)
                     continue;
-                if (reg[r].cert.role == NODE_ROLE_HUB ||
-                    (reg[r].cert.role == NODE_ROLE_OFFICE &&
-                     strcmp(reg[r].cert.community, comm) == 0))
+                if (reg[r].cert.role == NODE_ROLE_HUB || (reg[r].cert.role == NODE_ROLE_OFFICE &&
+                                                          strcmp(reg[r].cert.community, comm) == 0))
                     err = wl_add(d, &wl, &nwl, sc[k], e, reg[r].cert.node);
             }
         }

@@ -31,11 +31,11 @@ struct cand {
     struct crdt_env env;
     uint8_t hash[CRDT_HASH_BYTES];
     uint8_t state;
-    uint8_t verified;  /* covered by a verified signature */
-    uint8_t sig;       /* 0 unknown, 1 verifies, 2 does not (pure: kept across retries) */
+    uint8_t verified; /* covered by a verified signature */
+    uint8_t sig;      /* 0 unknown, 1 verifies, 2 does not (pure: kept across retries) */
     uint8_t from_held;
-    uint8_t reason;    /* hold reason when held */
-    uint8_t bad;       /* refused at decode: stays refused when a run is redone */
+    uint8_t reason; /* hold reason when held */
+    uint8_t bad;    /* refused at decode: stays refused when a run is redone */
 };
 
 struct orig {
@@ -44,7 +44,7 @@ struct orig {
     int exists, dirty;
     struct cand **c; /* this run's candidates, sorted by seq then hash */
     size_t nc, cap;
-    size_t next;     /* first candidate not yet appended */
+    size_t next; /* first candidate not yet appended */
 };
 
 struct ingest_ctx {
@@ -121,8 +121,8 @@ static struct orig *orig_find(struct ingest_ctx *c, const uint8_t *origin)
 }
 
 /* Find or load an origin into the per-run cache (kept sorted). */
-static int orig_get(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c,
-                    const uint8_t *origin, struct orig **out)
+static int orig_get(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c, const uint8_t *origin,
+                    struct orig **out)
 {
     struct orig *x = orig_find(c, origin);
     size_t pos = 0;
@@ -265,8 +265,7 @@ static int load_held(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c, s
      * found as duplicates and dropped. */
     heldkey(k, o->row.idx, 0);
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && n < limit && key.mv_size == 12 &&
-           node__get_u32(key.mv_data) == o->row.idx) {
+    while (rc == 0 && n < limit && key.mv_size == 12 && node__get_u32(key.mv_data) == o->row.idx) {
         struct cand *x;
 
         if (val.mv_size < 3) {
@@ -589,8 +588,7 @@ static int apply_ready(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c)
 
                 if (!x->verified || x->env.seq != o->row.head + 1)
                     break;
-                if (memcmp(x->env.prev, o->row.head_hash, CRDT_HASH_BYTES) != 0 &&
-                    o->row.head != 0)
+                if (memcmp(x->env.prev, o->row.head_hash, CRDT_HASH_BYTES) != 0 && o->row.head != 0)
                     break;
                 if ((err = deps_ok(s, txn, c, &x->env, &ok)))
                     return err;
@@ -616,8 +614,8 @@ static int apply_ready(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c)
                     }
                 }
                 if ((err = orig_ensure(s, txn, o)) ||
-                    (err = node__append(s, txn, &c->ts, c->rc, &o->row, &x->env, x->bytes,
-                                        x->len, x->hash, 1, &readable)))
+                    (err = node__append(s, txn, &c->ts, c->rc, &o->row, &x->env, x->bytes, x->len,
+                                        x->hash, 1, &readable)))
                     return err;
                 o = &c->o[i]; /* orig_ensure never reallocates, but stay safe */
                 o->dirty = 1;
@@ -784,7 +782,8 @@ static int ingest_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     if ((err = apply_ready(s, txn, c)))
         return err;
     /* Released dependencies may free envelopes of other origins. */
-    if (mdb_stat(txn, s->dbi[DB_HELD], &st) == 0 && st.ms_entries && (c->appended || c->release_only)) {
+    if (mdb_stat(txn, s->dbi[DB_HELD], &st) == 0 && st.ms_entries &&
+        (c->appended || c->release_only)) {
         do {
             uint64_t before = c->appended;
 

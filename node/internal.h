@@ -9,18 +9,18 @@
 
 /* Named databases, opened once at start in one transaction (docs/storage.md). */
 enum {
-    DB_META = 0,  /* str key -> value */
-    DB_ORIGINS,   /* origin(32) -> struct origin_row (72 bytes) */
-    DB_ORIGIDX,   /* idx u32be -> origin(32) */
-    DB_LOG,       /* idx u32be, seq u64be -> arrival u64be, envelope */
-    DB_ARRIVAL,   /* arrival u64be -> idx u32be, seq u64be */
-    DB_SCOPELOG,  /* scope \0 arrival u64be -> idx u32be, seq u64be */
-    DB_RECORDS,   /* scope \0 type \0 id -> canonical record state */
-    DB_HELD,      /* idx u32be, seq u64be -> reason u8, verified u8, envelope */
-    DB_EVIDENCE,  /* idx u32be, seq u64be, hash(32) -> envelope */
-    DB_KEYS,      /* scope \0 epoch u32be -> sealed scope key */
-    DB_PEERS,     /* node id(32) -> msgpack [updated_ms, [[origin, seq]...]] */
-    DB_STATS,     /* reason u32be -> count u64be */
+    DB_META = 0, /* str key -> value */
+    DB_ORIGINS,  /* origin(32) -> struct origin_row (72 bytes) */
+    DB_ORIGIDX,  /* idx u32be -> origin(32) */
+    DB_LOG,      /* idx u32be, seq u64be -> arrival u64be, envelope */
+    DB_ARRIVAL,  /* arrival u64be -> idx u32be, seq u64be */
+    DB_SCOPELOG, /* scope \0 arrival u64be -> idx u32be, seq u64be */
+    DB_RECORDS,  /* scope \0 type \0 id -> canonical record state */
+    DB_HELD,     /* idx u32be, seq u64be -> reason u8, verified u8, envelope */
+    DB_EVIDENCE, /* idx u32be, seq u64be, hash(32) -> envelope */
+    DB_KEYS,     /* scope \0 epoch u32be -> sealed scope key */
+    DB_PEERS,    /* node id(32) -> msgpack [updated_ms, [[origin, seq]...]] */
+    DB_STATS,    /* reason u32be -> count u64be */
     DB_COUNT
 };
 
@@ -151,8 +151,7 @@ const uint8_t *node__scope_key(struct node_store *s, const char *scope, uint32_t
 /* The newest epoch this node holds for scope (0 if none). */
 uint32_t node__scope_epoch(struct node_store *s, const char *scope);
 /* Create the first key of a scope inside txn (kept in memory only on commit). */
-int node__scope_key_create(struct node_store *s, MDB_txn *txn, const char *scope,
-                           uint32_t *epoch);
+int node__scope_key_create(struct node_store *s, MDB_txn *txn, const char *scope, uint32_t *epoch);
 int node__keys_load(struct node_store *s, MDB_txn *txn);
 /* Ensure this node holds a key for scope (creating epoch 1 in its own
  * transaction when it holds none); epoch 0 for the public scope. */
@@ -220,14 +219,13 @@ int node__trust_add_cert(struct node_trust *t, const uint8_t *district, const ui
                          size_t len);
 int node__trust_add_revocation(struct node_trust *t, const uint8_t *district, const uint8_t *buf,
                                size_t len);
-int node__trust_scan_body(struct node_trust *t, const uint8_t *district,
-                          const struct crdt_body *b);
+int node__trust_scan_body(struct node_trust *t, const uint8_t *district, const struct crdt_body *b);
 int node__trust_reload(struct node_store *s);
 /* 0 or the NODE_R_* reason to reject e (overlay: certificates seen in the batch). */
 int node__trust_check(struct node_store *s, const struct node_trust *overlay,
                       const struct crdt_env *e);
-int node__trust_known(struct node_store *s, const struct node_trust *overlay,
-                      const uint8_t *origin, int *reason);
+int node__trust_known(struct node_store *s, const struct node_trust *overlay, const uint8_t *origin,
+                      int *reason);
 /* After a commit that applied public records: reload trust, install key wraps
  * addressed to this node (rebuilding their scopes), enforce revocation cuts. */
 int node__system_process(struct node_store *s);

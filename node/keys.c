@@ -300,8 +300,7 @@ int node__body_seal(struct node_store *s, struct crdt_env *e, const uint8_t *pt,
         return TX_ENOMEM;
     node__random(s, e->nonce, sizeof(e->nonce));
     node__body_ad(e, ad, &adlen);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out, &n, pt, ptlen, ad, adlen, NULL, e->nonce,
-                                               key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out, &n, pt, ptlen, ad, adlen, NULL, e->nonce, key);
     *ct = out;
     *ctlen = (size_t)n;
     return TX_OK;

@@ -47,8 +47,8 @@ extern "C" {
 enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN, NODE_LOG_INFO, NODE_LOG_DEBUG };
 
 struct node_os {
-    uint64_t (*now_ms)(void *ctx);                     /* wall clock, ms since epoch */
-    void (*random)(void *ctx, void *buf, size_t n);    /* cryptographic randomness */
+    uint64_t (*now_ms)(void *ctx);                      /* wall clock, ms since epoch */
+    void (*random)(void *ctx, void *buf, size_t n);     /* cryptographic randomness */
     void (*log)(void *ctx, int level, const char *msg); /* one line, no newline */
     void *ctx;
 };
@@ -148,8 +148,8 @@ struct node_write_result {
  * TX_EBACKWARD (a status moving backwards), TX_ENOTFOUND (removing an element
  * that is not in the set), TX_EMAPFULL, TX_ESTORE, TX_EIO. Nothing is written
  * on error. */
-int node_write(struct node_store *s, const char *scope, const struct node_change *changes,
-               size_t n, struct node_write_result *res);
+int node_write(struct node_store *s, const char *scope, const struct node_change *changes, size_t n,
+               struct node_write_result *res);
 
 /* Write several envelopes (nwrites groups of changes) in one transaction: the
  * group commit used by batched local writers and the benchmarks. sizes[i] is
@@ -163,22 +163,22 @@ int node_write_batch(struct node_store *s, const char *scope, const struct node_
 
 /* Why an envelope was not applied; the numbers are stable (bundles print them). */
 #define NODE_REASON_MAP(XX)                                                                        \
-    XX(MALFORMED, 1, "malformed", "malformed envelope")                                                         \
-    XX(OVERSIZED, 2, "oversized", "envelope over the size limit")                                               \
-    XX(BADSIG, 3, "badsig", "signature does not verify")                                                     \
-    XX(BADCHAIN, 4, "badchain", "previous-hash does not match the chain")                                      \
-    XX(EQUIVOCATION, 5, "equivocation", "equivocation: same origin and seq, different envelope")                   \
-    XX(FROZEN, 6, "frozen", "origin frozen after equivocation")                                              \
-    XX(HELD_GAP, 7, "held_gap", "held: earlier envelopes of the origin missing")                               \
-    XX(HELD_DEPS, 8, "held_deps", "held: causal dependencies missing")                                          \
-    XX(HELD_UNVERIFIED, 9, "held_unverified", "held: not yet covered by a verified signature")                        \
-    XX(HELD_SKEW, 10, "held_skew", "held: timestamp too far in the future")                                     \
-    XX(BADBODY, 11, "badbody", "body does not decrypt or decode; ops skipped")                                \
-    XX(HELD_FULL, 12, "held_full", "hold queue full")                                                           \
-    XX(UNTRUSTED, 13, "untrusted", "origin not trusted")                                                        \
-    XX(SCOPE, 14, "scope", "origin may not write this scope")                                               \
-    XX(REVOKED, 15, "revoked", "origin revoked at or before this seq")                                        \
-    XX(DISTRICT, 16, "district", "from another district")                                                     \
+    XX(MALFORMED, 1, "malformed", "malformed envelope")                                            \
+    XX(OVERSIZED, 2, "oversized", "envelope over the size limit")                                  \
+    XX(BADSIG, 3, "badsig", "signature does not verify")                                           \
+    XX(BADCHAIN, 4, "badchain", "previous-hash does not match the chain")                          \
+    XX(EQUIVOCATION, 5, "equivocation", "equivocation: same origin and seq, different envelope")   \
+    XX(FROZEN, 6, "frozen", "origin frozen after equivocation")                                    \
+    XX(HELD_GAP, 7, "held_gap", "held: earlier envelopes of the origin missing")                   \
+    XX(HELD_DEPS, 8, "held_deps", "held: causal dependencies missing")                             \
+    XX(HELD_UNVERIFIED, 9, "held_unverified", "held: not yet covered by a verified signature")     \
+    XX(HELD_SKEW, 10, "held_skew", "held: timestamp too far in the future")                        \
+    XX(BADBODY, 11, "badbody", "body does not decrypt or decode; ops skipped")                     \
+    XX(HELD_FULL, 12, "held_full", "hold queue full")                                              \
+    XX(UNTRUSTED, 13, "untrusted", "origin not trusted")                                           \
+    XX(SCOPE, 14, "scope", "origin may not write this scope")                                      \
+    XX(REVOKED, 15, "revoked", "origin revoked at or before this seq")                             \
+    XX(DISTRICT, 16, "district", "from another district")                                          \
     XX(EXPIRED, 17, "expired", "written outside the origin's certificate validity")
 
 enum node_reason {
@@ -194,13 +194,13 @@ const char *node_reason_name(int reason);
 const char *node_reason_msg(int reason);
 
 struct node_ingest_report {
-    uint64_t accepted;  /* appended to the log (applied if readable) */
-    uint64_t duplicate; /* already stored (or twice in the batch) */
-    uint64_t held;      /* envelopes of this batch newly put in the hold queue */
-    uint64_t released;  /* previously held envelopes applied by this batch */
-    uint64_t unreadable;/* accepted but not readable here (kept for relaying) */
-    uint64_t rejected;  /* sum of by_reason for rejection reasons */
-    uint64_t badbody;   /* accepted, but the body did not decrypt or decode: ops skipped */
+    uint64_t accepted;   /* appended to the log (applied if readable) */
+    uint64_t duplicate;  /* already stored (or twice in the batch) */
+    uint64_t held;       /* envelopes of this batch newly put in the hold queue */
+    uint64_t released;   /* previously held envelopes applied by this batch */
+    uint64_t unreadable; /* accepted but not readable here (kept for relaying) */
+    uint64_t rejected;   /* sum of by_reason for rejection reasons */
+    uint64_t badbody;    /* accepted, but the body did not decrypt or decode: ops skipped */
     uint64_t by_reason[NODE_R_COUNT];
     uint64_t equivocations;
 };
@@ -262,7 +262,7 @@ struct node_log_entry {
     int readable;
     uint8_t hash[CRDT_HASH_BYTES];
     size_t size;
-    const uint8_t *bytes; /* borrowed: the encoded envelope */
+    const uint8_t *bytes;         /* borrowed: the encoded envelope */
     const struct crdt_body *body; /* borrowed: decrypted body, NULL if unreadable */
 };
 
@@ -292,11 +292,11 @@ int node_origins_each(struct node_store *s, node_origin_cb cb, void *ctx);
 
 /* Counters kept in the store. */
 struct node_stats {
-    uint64_t envelopes;  /* in the log */
+    uint64_t envelopes; /* in the log */
     uint64_t records;
     uint64_t held;
-    uint64_t evidence;   /* equivocation evidence envelopes */
-    uint64_t frozen;     /* frozen origins */
+    uint64_t evidence; /* equivocation evidence envelopes */
+    uint64_t frozen;   /* frozen origins */
     uint64_t origins;
     uint64_t rejected[NODE_R_COUNT]; /* lifetime counts per reason */
     size_t map_size, map_used;
@@ -485,18 +485,18 @@ enum node_vtype {
 
 struct node_field_def {
     const char *name;
-    const char *zh;             /* the Chinese term */
-    int kind;                   /* CRDT_LWW, CRDT_COUNTER, CRDT_SET, CRDT_STATUS */
-    int vtype;                  /* enum node_vtype (of the value or the elements) */
-    const char *const *enums;   /* NULL-terminated names: enums, and a status's states */
-    const char *ref;            /* referenced type for NODE_V_REF */
+    const char *zh;           /* the Chinese term */
+    int kind;                 /* CRDT_LWW, CRDT_COUNTER, CRDT_SET, CRDT_STATUS */
+    int vtype;                /* enum node_vtype (of the value or the elements) */
+    const char *const *enums; /* NULL-terminated names: enums, and a status's states */
+    const char *ref;          /* referenced type for NODE_V_REF */
     const char *doc;
 };
 
 struct node_type_def {
     const char *name;
     const char *zh;
-    int private_scope;          /* personal data: the community's private scope */
+    int private_scope; /* personal data: the community's private scope */
     const struct node_field_def *fields;
     size_t nfields;
     const char *doc;
@@ -519,8 +519,8 @@ int node_schema_scope(const char *type, const char *community, char *scope);
 /* Personal data stays private: TX_ESCHEMA (message in err, may be NULL) if any
  * change is to a type of the private class and scope is not a private scope.
  * Types of the general class may be written to any scope. */
-int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope,
-                            char *err, size_t cap);
+int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope, char *err,
+                            size_t cap);
 
 /* Catch up with what another process changed in this data directory (the CLI's
  * cert install, keys import, revoke, bundle import beside a running daemon):

@@ -562,8 +562,8 @@ int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
                 crdt_env_release(&e);
             }
             if (unsigned_from)
-                problem(cb, ctx, "signature does not verify (and no later one covers it)",
-                        origin, unsigned_from),
+                problem(cb, ctx, "signature does not verify (and no later one covers it)", origin,
+                        unsigned_from),
                     bad++;
         }
         if (o.head && memcmp(prev, o.head_hash, CRDT_HASH_BYTES) != 0)
@@ -577,8 +577,7 @@ int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
     return bad ? TX_ECORRUPT : TX_OK;
 }
 
-static int key_list_add(struct node_key_info **list, size_t *n, const char *scope,
-                        uint32_t epoch)
+static int key_list_add(struct node_key_info **list, size_t *n, const char *scope, uint32_t epoch)
 {
     struct node_key_info *nl;
 

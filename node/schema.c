@@ -15,35 +15,38 @@
 
 #include "internal.h"
 
-#define F(name, zh, kind, vt, enums, ref, doc) {name, zh, kind, vt, enums, ref, doc}
+#define F(name, zh, kind, vt, enums, ref, doc)                                                     \
+    {                                                                                              \
+        name, zh, kind, vt, enums, ref, doc                                                        \
+    }
 #define LWW    CRDT_LWW
 #define CTR    CRDT_COUNTER
 #define SET    CRDT_SET
 #define STATUS CRDT_STATUS
 
 static const char *const org_kinds[] = {"property_company", "owners_committee", "party_branch",
-                                        "social_org", "co_building_unit", NULL};
+                                        "social_org",       "co_building_unit", NULL};
 static const char *const party_states[] = {"none", "single_built", "joint_built", NULL};
-static const char *const household_flags[] = {"elderly_alone", "left_behind_child", "disabled",
-                                              "low_income", "party_member", "new_employment",
-                                              NULL};
-static const char *const role_kinds[] = {"grid_leader",      "building_leader", "unit_leader",
-                                         "red_steward",      "registered_member", "volunteer",
-                                         "child_companion",  "grid_worker", NULL};
+static const char *const household_flags[] = {
+    "elderly_alone", "left_behind_child", "disabled", "low_income",
+    "party_member",  "new_employment",    NULL};
+static const char *const role_kinds[] = {"grid_leader",     "building_leader",   "unit_leader",
+                                         "red_steward",     "registered_member", "volunteer",
+                                         "child_companion", "grid_worker",       NULL};
 static const char *const role_scopes[] = {"community", "grid", "estate", "building", "unit", NULL};
 static const char *const visit_kinds[] = {"door_knock", "care", "listening_day", "follow_up", NULL};
-static const char *const case_categories[] = {"environment", "property", "safety",    "facilities",
-                                              "neighbour",   "elderly_care", "children",
-                                              "employment",  "errand", "other", NULL};
-static const char *const platforms[] = {"discussion_point", "residents_council",
-                                        "dialogue_meeting", "office_window", "grid", NULL};
-static const char *const case_states[] = {"open", "assigned", "in_progress", "resolved", "closed",
-                                          NULL};
+static const char *const case_categories[] = {
+    "environment", "property",   "safety", "facilities", "neighbour", "elderly_care",
+    "children",    "employment", "errand", "other",      NULL};
+static const char *const platforms[] = {
+    "discussion_point", "residents_council", "dialogue_meeting", "office_window", "grid", NULL};
+static const char *const case_states[] = {"open",     "assigned", "in_progress",
+                                          "resolved", "closed",   NULL};
 static const char *const election_states[] = {"preparing", "voting", "counting", "closed", NULL};
-static const char *const hazards[] = {"fire", "electrical", "gas", "structure", "traffic",
-                                      "other", NULL};
-static const char *const campaign_kinds[] = {"door_knock", "home_environment", "listening_day",
-                                             "health_week", "other", NULL};
+static const char *const hazards[] = {"fire",    "electrical", "gas", "structure",
+                                      "traffic", "other",      NULL};
+static const char *const campaign_kinds[] = {
+    "door_knock", "home_environment", "listening_day", "health_week", "other", NULL};
 static const char *const pairing_kinds[] = {"child_companion", "elderly_care", NULL};
 
 static const struct node_field_def community_f[] = {
@@ -100,7 +103,8 @@ static const struct node_field_def role_f[] = {
       "registered in-service party member (在职党员报到), volunteer, child-companion mother "
       "(童伴妈妈), grid worker"),
     F("scope_kind", "负责范围", LWW, NODE_V_ENUM, role_scopes, NULL, "what the role covers"),
-    F("scope_ref", "范围编号", LWW, NODE_V_STRING, NULL, NULL, "id of the grid, estate, building or unit"),
+    F("scope_ref", "范围编号", LWW, NODE_V_STRING, NULL, NULL,
+      "id of the grid, estate, building or unit"),
     F("estate", "所属小区", LWW, NODE_V_REF, NULL, "estate", "estate"),
     F("team", "队伍", LWW, NODE_V_STRING, NULL, NULL, "team (e.g. a red-steward team)"),
     F("pledge", "承诺", LWW, NODE_V_STRING, NULL, NULL, "pledged service"),
@@ -138,7 +142,8 @@ static const struct node_field_def meeting_f[] = {
     F("cases", "议题问题", SET, NODE_V_REF, NULL, "case", "cases it took up"),
 };
 static const struct node_field_def election_f[] = {
-    F("title", "选举名称", LWW, NODE_V_STRING, NULL, NULL, "e.g. second owners' committee election"),
+    F("title", "选举名称", LWW, NODE_V_STRING, NULL, NULL,
+      "e.g. second owners' committee election"),
     F("estate", "小区", LWW, NODE_V_REF, NULL, "estate", "estate"),
     F("committee", "业主委员会", LWW, NODE_V_REF, NULL, "org", "the committee being elected"),
     F("date", "投票日期", LWW, NODE_V_DATE, NULL, NULL, "voting day"),
@@ -151,11 +156,13 @@ static const struct node_field_def election_f[] = {
       "node's final=true on the result counts like a hub's"),
 };
 static const struct node_field_def ballot_f[] = {
-    F("election", "选举", LWW, NODE_V_REF, NULL, "election", "election (the id is ELECTION:HOUSEHOLD)"),
+    F("election", "选举", LWW, NODE_V_REF, NULL, "election",
+      "election (the id is ELECTION:HOUSEHOLD)"),
     F("household", "投票户", LWW, NODE_V_REF, NULL, "household", "household"),
     F("choice", "选择", LWW, NODE_V_STRING, NULL, NULL,
       "the household's choice; two offices recording different choices show as a conflict"),
-    F("collected_by", "上户收票人", LWW, NODE_V_STRING, NULL, NULL, "who collected it door to door"),
+    F("collected_by", "上户收票人", LWW, NODE_V_STRING, NULL, NULL,
+      "who collected it door to door"),
     F("date", "日期", LWW, NODE_V_DATE, NULL, NULL, "date"),
 };
 static const struct node_field_def result_f[] = {
@@ -184,7 +191,8 @@ static const struct node_field_def campaign_f[] = {
     F("errands", "帮办代办", CTR, NODE_V_INT, NULL, NULL, "errands run"),
 };
 static const struct node_field_def pairing_f[] = {
-    F("volunteer", "志愿者", LWW, NODE_V_STRING, NULL, NULL, "volunteer (e.g. a child-companion mother)"),
+    F("volunteer", "志愿者", LWW, NODE_V_STRING, NULL, NULL,
+      "volunteer (e.g. a child-companion mother)"),
     F("household", "结对户", LWW, NODE_V_REF, NULL, "household", "household of the child or elder"),
     F("kind", "类别", LWW, NODE_V_ENUM, pairing_kinds, NULL, "child companion or elderly care"),
     F("contacts", "每日联系", CTR, NODE_V_INT, NULL, NULL, "daily contacts"),
@@ -193,7 +201,10 @@ static const struct node_field_def pairing_f[] = {
     F("problems_solved", "解决问题", CTR, NODE_V_INT, NULL, NULL, "problems solved"),
 };
 
-#define T(name, zh, priv, arr, doc) {name, zh, priv, arr, sizeof(arr) / sizeof(arr[0]), doc}
+#define T(name, zh, priv, arr, doc)                                                                \
+    {                                                                                              \
+        name, zh, priv, arr, sizeof(arr) / sizeof(arr[0]), doc                                     \
+    }
 
 static const struct node_type_def types[] = {
     T("community", "社区", 0, community_f, "a community office's own record"),
@@ -409,8 +420,8 @@ int node_schema_check(const struct node_change *ch, size_t n, char *err, size_t 
     return TX_OK;
 }
 
-int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope,
-                            char *err, size_t cap)
+int node_schema_check_scope(const struct node_change *ch, size_t n, const char *scope, char *err,
+                            size_t cap)
 {
     for (size_t i = 0; i < n; i++) {
         const struct node_type_def *t = node_schema_type(ch[i].type);

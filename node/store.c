@@ -22,8 +22,8 @@
 #include "internal.h"
 
 static const char *const db_names[DB_COUNT] = {
-    "meta", "origins", "origidx", "log", "arrival", "scopelog",
-    "records", "held", "evidence", "keys", "peers", "stats",
+    "meta",    "origins", "origidx",  "log",  "arrival", "scopelog",
+    "records", "held",    "evidence", "keys", "peers",   "stats",
 };
 
 #define KEY_FILE_HEADER "TONGXIN NODE SECRET KEY v1\n"
@@ -322,10 +322,9 @@ static int env_open(const char *dir, int readonly, int nosync, size_t mapsize, M
         (rc = mdb_env_set_maxreaders(env, 254)) ||
         (!readonly && (rc = mdb_env_set_mapsize(env, mapsize))))
         goto fail;
-    rc = mdb_env_open(env, dbdir,
-                      (readonly ? MDB_RDONLY : 0) | (nosync ? MDB_NOSYNC : 0) | MDB_NOTLS |
-                          MDB_NORDAHEAD,
-                      0600);
+    rc = mdb_env_open(
+        env, dbdir,
+        (readonly ? MDB_RDONLY : 0) | (nosync ? MDB_NOSYNC : 0) | MDB_NOTLS | MDB_NORDAHEAD, 0600);
     if (rc)
         goto fail;
     /* Readers killed by kill -9 keep their slots until this clears them. */
@@ -436,8 +435,7 @@ static int load_info(struct node_store *s, MDB_txn *txn)
     if (v.mv_size != CRDT_KEY_BYTES)
         return TX_ECORRUPT;
     memcpy(s->info.id, v.mv_data, CRDT_KEY_BYTES);
-    if ((err = meta_get(txn, s->dbi[DB_META], "community", &v)) ||
-        v.mv_size > NODE_MAX_COMMUNITY)
+    if ((err = meta_get(txn, s->dbi[DB_META], "community", &v)) || v.mv_size > NODE_MAX_COMMUNITY)
         return err ? err : TX_ECORRUPT;
     memcpy(s->info.community, v.mv_data, v.mv_size);
     if ((err = meta_get(txn, s->dbi[DB_META], "role", &v)) || v.mv_size != 1)
@@ -616,8 +614,8 @@ static int init_fn(struct node_store *s, MDB_txn *txn, void *vctx)
                         strlen(c->opts->community))) ||
         (err = meta_put(txn, s->dbi[DB_META], "role", &role, 1)))
         return err;
-    if (c->opts->name && (err = meta_put(txn, s->dbi[DB_META], "name", c->opts->name,
-                                         strlen(c->opts->name))))
+    if (c->opts->name &&
+        (err = meta_put(txn, s->dbi[DB_META], "name", c->opts->name, strlen(c->opts->name))))
         return err;
     /* This node is origin index 0. */
     if ((err = node__origin_get(s, txn, c->pk, 1, &o)))
@@ -638,8 +636,8 @@ int node_init(const char *dir, const struct node_init_opts *opts, const struct n
     int err;
 
     if (!opts || check_community(opts->community) || !node_role_name(opts->role) ||
-        (opts->name && (strlen(opts->name) > NODE_MAX_NAME ||
-                        crdt_check_id(opts->name, strlen(opts->name)))))
+        (opts->name &&
+         (strlen(opts->name) > NODE_MAX_NAME || crdt_check_id(opts->name, strlen(opts->name)))))
         return TX_EINVAL;
     if ((err = store_new(dir, os, &s)))
         return err;

@@ -169,8 +169,7 @@ int node__trust_add_revocation(struct node_trust *t, const uint8_t *district, co
 }
 
 /* Feed the system ops of one public body into a trust table. */
-int node__trust_scan_body(struct node_trust *t, const uint8_t *district,
-                          const struct crdt_body *b)
+int node__trust_scan_body(struct node_trust *t, const uint8_t *district, const struct crdt_body *b)
 {
     for (uint32_t i = 0; i < b->nops; i++) {
         const struct crdt_op *op = &b->ops[i];
@@ -258,8 +257,9 @@ static int scan_wraps(struct pubscan *ps, const struct crdt_body *b)
         if (crdt_check_scope(wf.scope, scope->len) ||
             node__wrap_verify(ps->s->district, wf.scope, wf.epoch, wf.reader, wf.sealed,
                               (const uint8_t *)sig->s)) {
-            node__log(ps->s, NODE_LOG_WARN, "keys: a key wrap for %s epoch %u is not signed by "
-                                            "the district: ignored",
+            node__log(ps->s, NODE_LOG_WARN,
+                      "keys: a key wrap for %s epoch %u is not signed by "
+                      "the district: ignored",
                       wf.scope, wf.epoch);
             continue;
         }
@@ -384,8 +384,8 @@ int node__trust_check(struct node_store *s, const struct node_trust *overlay,
 }
 
 /* Whether an origin is known at all (certificate here or in the overlay). */
-int node__trust_known(struct node_store *s, const struct node_trust *overlay,
-                      const uint8_t *origin, int *reason)
+int node__trust_known(struct node_store *s, const struct node_trust *overlay, const uint8_t *origin,
+                      int *reason)
 {
     const struct trust_entry *te, *ov = NULL;
 
@@ -417,7 +417,8 @@ static uint64_t public_last(struct node_store *s)
         return 0;
     if (mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur) == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        rc =
+            rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
         if (rc == 0 && k.mv_size == sizeof(NODE_PUBLIC_SCOPE) + 8 &&
             !memcmp(k.mv_data, NODE_PUBLIC_SCOPE, sizeof(NODE_PUBLIC_SCOPE)))
             last = node__get_u64((const uint8_t *)k.mv_data + sizeof(NODE_PUBLIC_SCOPE));
@@ -437,7 +438,7 @@ int node_refresh(struct node_store *s, int *changed)
         /* keys another process installed: load them, and rebuild their scopes
          * (envelopes may have arrived here while we could not read them) */
         size_t before = s->nkeys;
-        char (*scopes)[CRDT_MAX_SCOPE + 1] = NULL;
+        char(*scopes)[CRDT_MAX_SCOPE + 1] = NULL;
         size_t n = 0;
         MDB_txn *txn;
 
@@ -793,8 +794,8 @@ int node_network_key(struct node_store *s, uint8_t out[32])
     if ((err = node__read_txn(s, &txn)))
         return err;
     rc = mdb_get(txn, s->dbi[DB_META], &k, &v);
-    if (rc == 0 && (v.mv_size != 80 ||
-                    crypto_box_seal_open(out, v.mv_data, 80, s->xpk, s->xsk) != 0))
+    if (rc == 0 &&
+        (v.mv_size != 80 || crypto_box_seal_open(out, v.mv_data, 80, s->xpk, s->xsk) != 0))
         err = TX_ECRYPTO;
     else
         err = node__mdb_err(rc);
@@ -808,7 +809,7 @@ static void cert_info(struct node_store *s, const struct trust_entry *te, uint64
     memset(ci, 0, sizeof(*ci));
     ci->cert = te->cert;
     ci->revoked_cut = te->cut;
-    ci->state = te->revoked ? NODE_CERT_REVOKED
+    ci->state = te->revoked                 ? NODE_CERT_REVOKED
                 : now > te->cert.expires_ms ? NODE_CERT_EXPIRED
                                             : NODE_CERT_VALID;
     (void)s;

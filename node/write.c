@@ -200,8 +200,7 @@ static int write_fn(struct node_store *s, MDB_txn *txn, void *vctx)
 
     if (!rc)
         return TX_ENOMEM;
-    if ((err = node__txstate_load(s, txn, &ts)) ||
-        (err = node__origin_get(s, txn, s->pk, 1, &o)))
+    if ((err = node__txstate_load(s, txn, &ts)) || (err = node__origin_get(s, txn, s->pk, 1, &o)))
         goto out;
     if (o.flags & (NODE_ORIGIN_FROZEN | NODE_ORIGIN_REVOKED)) {
         err = o.flags & NODE_ORIGIN_FROZEN ? TX_EFROZEN : TX_EREVOKED;
@@ -247,8 +246,8 @@ int node_write_batch(struct node_store *s, const char *scope, const struct node_
     return err;
 }
 
-int node_write(struct node_store *s, const char *scope, const struct node_change *changes,
-               size_t n, struct node_write_result *res)
+int node_write(struct node_store *s, const char *scope, const struct node_change *changes, size_t n,
+               struct node_write_result *res)
 {
     return node_write_batch(s, scope, changes, &n, 1, res);
 }

@@ -29,6 +29,7 @@ normalise() {
         -e 's/\b[0-9a-f]{8}\b/<node>/g' \
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z/<TIME>/g' \
         -e 's/\b[0-9]+d\b/<AGE>/g' \
+        -e 's/,[0-9]{13},[0-9]+(\r?)$/,<MS>,<S>\1/' \
         -e 's/"(generated_ms|now_ms|last_received_ms|issued_ms|expires_ms|last_data_ms|lag_s|last_contact_ms|last_envelope_ms)":[0-9]+/"\1":<MS>/g'
 }
 run() { # NAME COMMAND...

@@ -276,7 +276,8 @@ static void connect_link(struct link *l)
 {
     struct node *A = &nodes[l->a], *B = &nodes[l->b];
 
-    if (net_session_new(&A->cfg, 1, vnow, &l->s[0]) || net_session_new(&B->cfg, 0, vnow, &l->s[1])) {
+    if (net_session_new(&A->cfg, 1, vnow, &l->s[0]) ||
+        net_session_new(&B->cfg, 0, vnow, &l->s[1])) {
         fprintf(stderr, "sim: cannot create sessions\n");
         exit(1);
     }
@@ -492,8 +493,9 @@ int main(int argc, char **argv)
 
         vnow = e.t;
         if (vnow > t_heal + max_seconds * 1000) {
-            fprintf(stderr, "sim: did not converge within %llu simulated seconds after the "
-                            "last heal (seed %llu)\n",
+            fprintf(stderr,
+                    "sim: did not converge within %llu simulated seconds after the "
+                    "last heal (seed %llu)\n",
                     (unsigned long long)max_seconds, (unsigned long long)seed);
             rc = 1;
             break;

@@ -91,21 +91,24 @@ static void test_body_rejects(void **state)
     /* Body: array32 declaring 16.7M ops, nothing behind it. */
     static const uint8_t bomb[] = {0xdd, 0x00, 0xff, 0xff, 0xff};
     /* An op whose sup array declares 65535 dots. */
-    static const uint8_t supbomb[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f', 0x01,
-                                      0xc0, 0xdc, 0xff, 0xff};
+    static const uint8_t supbomb[] = {0x91, 0x96, 0xa1, 't',  0xa1, 'i', 0xa1,
+                                      'f',  0x01, 0xc0, 0xdc, 0xff, 0xff};
     /* Wrong types: field name is an int. */
-    static const uint8_t wrongtype[] = {0x91, 0x96, 0xa1, 't', 0xa2, 'i', 'd', 0x05, 0x01, 0xc0, 0x90};
+    static const uint8_t wrongtype[] = {0x91, 0x96, 0xa1, 't',  0xa2, 'i',
+                                        'd',  0x05, 0x01, 0xc0, 0x90};
     /* A float value (not a Tongxin scalar). */
-    static const uint8_t floatval[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f', 0x01,
-                                       0xca, 0, 0, 0, 0, 0x90};
+    static const uint8_t floatval[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f',
+                                       0x01, 0xca, 0,    0,   0,    0,   0x90};
     /* Uppercase field name, unknown op code, counter with string. */
-    static const uint8_t badname[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'F', 0x01, 0xc0, 0x90};
-    static const uint8_t badcode[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f', 0x09, 0xc0, 0x90};
-    static const uint8_t ctrstr[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f', 0x02,
-                                     0xa1, 'x', 0x90};
+    static const uint8_t badname[] = {0x91, 0x96, 0xa1, 't',  0xa1, 'i',
+                                      0xa1, 'F',  0x01, 0xc0, 0x90};
+    static const uint8_t badcode[] = {0x91, 0x96, 0xa1, 't',  0xa1, 'i',
+                                      0xa1, 'f',  0x09, 0xc0, 0x90};
+    static const uint8_t ctrstr[] = {0x91, 0x96, 0xa1, 't',  0xa1, 'i',
+                                     0xa1, 'f',  0x02, 0xa1, 'x',  0x90};
     static const uint8_t empty[] = {0x90};
-    static const uint8_t trailing[] = {0x91, 0x96, 0xa1, 't', 0xa1, 'i', 0xa1, 'f', 0x01,
-                                       0xc0, 0x90, 0x00};
+    static const uint8_t trailing[] = {0x91, 0x96, 0xa1, 't',  0xa1, 'i',
+                                       0xa1, 'f',  0x01, 0xc0, 0x90, 0x00};
     uint8_t deep[2048];
     (void)state;
     txt_alloc_install();
@@ -308,7 +311,7 @@ static void test_identifiers(void **state)
     assert_int_equal(crdt_check_field("a=b", 3), TX_EINVAL);
     assert_int_equal(crdt_check_id("公园懿品-3-2-501", strlen("公园懿品-3-2-501")), TX_OK);
     assert_int_equal(crdt_check_id("a\nb", 3), TX_EINVAL);
-    assert_int_equal(crdt_check_id("\xc0\x80", 2), TX_EINVAL);  /* overlong NUL */
+    assert_int_equal(crdt_check_id("\xc0\x80", 2), TX_EINVAL);     /* overlong NUL */
     assert_int_equal(crdt_check_id("\xed\xa0\x80", 3), TX_EINVAL); /* surrogate */
     assert_int_equal(crdt_check_scope("general:xidajie", 15), TX_OK);
     assert_int_equal(crdt_check_scope("general xidajie", 15), TX_EINVAL);

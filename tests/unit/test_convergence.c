@@ -218,9 +218,8 @@ static int run_history(uint64_t seed, int *nrep_out)
     {
         struct crdt_replica *x = crdt_replica_new();
         for (int i = 0; i < h->nenv - 1; i++)
-            crdt_replica_deliver(x, h->env[i].origin, h->env[i].seq, h->env[i].hlc,
-                                 h->env[i].deps, h->env[i].ndeps, "general:test",
-                                 h->env[i].body, h->env[i].len);
+            crdt_replica_deliver(x, h->env[i].origin, h->env[i].seq, h->env[i].hlc, h->env[i].deps,
+                                 h->env[i].ndeps, "general:test", h->env[i].body, h->env[i].len);
         crdt_replica_digest(x, d);
         crdt_replica_free(x);
         n = memcmp(d, d0, sizeof(d)) != 0;
@@ -255,8 +254,8 @@ static void test_convergence(void **state)
     /* Most histories' last envelope changes the state; if the digest never
      * noticed a missing envelope, it would be insensitive. */
     assert_true(sensitive > histories / 2);
-    printf("convergence: %ld histories, %d replicas max, seed %llu, all digests equal\n",
-           histories, maxrep, (unsigned long long)seed);
+    printf("convergence: %ld histories, %d replicas max, seed %llu, all digests equal\n", histories,
+           maxrep, (unsigned long long)seed);
 }
 
 static void test_noncausal_held(void **state)

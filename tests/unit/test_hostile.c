@@ -366,7 +366,8 @@ static int setup(void **state)
     }
     /* wait for readiness: the control socket answers */
     end = mono_ms() + 20000;
-    snprintf(cmd, sizeof(cmd), "\"%s\" -D \"%s\" status --json 2>/dev/null | grep -q '\"online\":true'",
+    snprintf(cmd, sizeof(cmd),
+             "\"%s\" -D \"%s\" status --json 2>/dev/null | grep -q '\"online\":true'",
              getenv("TONGXIN_BIN"), hub_dir);
     while (system(cmd) != 0) {
         assert_true(mono_ms() < end);
@@ -638,8 +639,9 @@ static void test_still_serving(void **state)
         if (strcmp(since, by_since) != 0)
             fail_msg("the bystander's session was replaced during the attacks (since %s, was %s)",
                      since, by_since);
-        snprintf(dir, sizeof(dir), "\"%s\" -D \"%s\" records put case by-1 --scope public "
-                                   "title=still >/dev/null",
+        snprintf(dir, sizeof(dir),
+                 "\"%s\" -D \"%s\" records put case by-1 --scope public "
+                 "title=still >/dev/null",
                  getenv("TONGXIN_BIN"), by_dir);
         sh(dir);
         end = mono_ms() + 10000;

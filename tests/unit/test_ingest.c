@@ -1049,7 +1049,8 @@ static void test_verify_covered_badsig(void **state)
     struct node_ingest_report rep;
     struct node_verify_report vr;
     uint8_t pk[CRDT_KEY_BYTES], sk[crypto_sign_SECRETKEYBYTES], h[CRDT_HASH_BYTES];
-    struct crdt_op op1 = txn_op_lww("rec", "x", "f", "one"), op2 = txn_op_lww("rec", "x", "f", "two");
+    struct crdt_op op1 = txn_op_lww("rec", "x", "f", "one"),
+                   op2 = txn_op_lww("rec", "x", "f", "two");
     uint8_t *e1, *e2;
     size_t l1, l2;
     struct txn_envs ea = {0};
@@ -1296,7 +1297,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_signature),
         cmocka_unit_test(test_broken_chain),
-        cmocka_unit_test(test_hold_queue_full), cmocka_unit_test(test_verify_covered_badsig), cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_hold_queue_full),
+        cmocka_unit_test(test_verify_covered_badsig),
+        cmocka_unit_test(test_gap),
         cmocka_unit_test(test_duplicate),
         cmocka_unit_test(test_replay_old),
         cmocka_unit_test(test_reordered_batch),

@@ -41,10 +41,11 @@ static void roundtrip_int(int64_t v)
 
 static void test_int_boundaries(void **state)
 {
-    static const uint64_t u[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0xffffffffu,
-                                 0x100000000ull, UINT64_MAX};
-    static const int64_t s[] = {0, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
-                                (int64_t)INT32_MIN - 1, INT64_MIN, INT64_MAX, 127, 128};
+    static const uint64_t u[] = {
+        0, 1, 127, 128, 255, 256, 65535, 65536, 0xffffffffu, 0x100000000ull, UINT64_MAX};
+    static const int64_t s[] = {0,         -1,        -32,    -33,       -128,
+                                -129,      -32768,    -32769, INT32_MIN, (int64_t)INT32_MIN - 1,
+                                INT64_MIN, INT64_MAX, 127,    128};
     (void)state;
     for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++)
         roundtrip_uint(u[i]);
@@ -56,13 +57,13 @@ static void test_noncanonical(void **state)
 {
     /* Each of these is valid msgpack but not the shortest form. */
     static const uint8_t cases[][10] = {
-        {2, 0xcc, 0x05},                   /* uint8 holding a fixint */
-        {3, 0xcd, 0x00, 0xff},             /* uint16 holding a uint8 */
-        {5, 0xce, 0, 0, 0xff, 0xff},       /* uint32 holding a uint16 */
+        {2, 0xcc, 0x05},                               /* uint8 holding a fixint */
+        {3, 0xcd, 0x00, 0xff},                         /* uint16 holding a uint8 */
+        {5, 0xce, 0, 0, 0xff, 0xff},                   /* uint32 holding a uint16 */
         {9, 0xcf, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}, /* uint64 holding a uint32 */
-        {2, 0xd0, 0xff},                   /* int8 holding -1 (fixint) */
-        {2, 0xd0, 0x05},                   /* int8 holding a positive */
-        {3, 0xd1, 0xff, 0x80},             /* int16 holding -128 */
+        {2, 0xd0, 0xff},                               /* int8 holding -1 (fixint) */
+        {2, 0xd0, 0x05},                               /* int8 holding a positive */
+        {3, 0xd1, 0xff, 0x80},                         /* int16 holding -128 */
     };
     struct tx_mpr r;
     int64_t i;
@@ -114,9 +115,8 @@ static void test_str_bin_lengths(void **state)
                 tx_mpw_str(&w, buf, lens[k]);
             assert_int_equal(tx_mpw_finish(&w), TX_OK);
             tx_mpr_init(&r, w.buf, w.len);
-            assert_int_equal(bin ? tx_mpr_bin(&r, &b, &n, 1 << 20)
-                                 : tx_mpr_str(&r, &s, &n, 1 << 20),
-                             TX_OK);
+            assert_int_equal(
+                bin ? tx_mpr_bin(&r, &b, &n, 1 << 20) : tx_mpr_str(&r, &s, &n, 1 << 20), TX_OK);
             assert_int_equal(n, lens[k]);
             assert_int_equal(tx_mpr_done(&r), TX_OK);
             /* Over the caller's maximum. */
@@ -252,7 +252,7 @@ static void test_errors_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_int_boundaries), cmocka_unit_test(test_noncanonical),
+        cmocka_unit_test(test_int_boundaries),  cmocka_unit_test(test_noncanonical),
         cmocka_unit_test(test_str_bin_lengths), cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_array_bomb),      cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_writer_cap),      cmocka_unit_test(test_errors_table),

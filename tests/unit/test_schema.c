@@ -1,7 +1,7 @@
 /* test_schema.c - every schema rule refuses what it must (and each test fails if
  * its rule is removed), and a refused write stores nothing. */
-#include "txtest.h"
 #include "txnode.h"
+#include "txtest.h"
 
 static struct node_change chg(const char *type, const char *id, const char *field, int code)
 {
@@ -258,12 +258,17 @@ static void test_status_backwards_writes_nothing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types_and_fields),     cmocka_unit_test(test_kinds),
-        cmocka_unit_test(test_value_types),          cmocka_unit_test(test_enums),
-        cmocka_unit_test(test_dates_and_refs),       cmocka_unit_test(test_status_states),
-        cmocka_unit_test(test_ballots),              cmocka_unit_test(test_scopes),
+        cmocka_unit_test(test_types_and_fields),
+        cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_value_types),
+        cmocka_unit_test(test_enums),
+        cmocka_unit_test(test_dates_and_refs),
+        cmocka_unit_test(test_status_states),
+        cmocka_unit_test(test_ballots),
+        cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_every_field_documented),
-        cmocka_unit_test(test_private_stays_private), cmocka_unit_test(test_committee_node),
+        cmocka_unit_test(test_private_stays_private),
+        cmocka_unit_test(test_committee_node),
         cmocka_unit_test(test_status_backwards_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
