@@ -257,62 +257,6 @@ static int parse_change(const char *arg, int i, const struct crdt_record *existi
     return CLI_OK;
 }
 
-/* Send the write to the daemon. *handled is 0 when no daemon runs. */
-static int put_via_daemon(const char *dir, const char *scope, const struct node_change *ch,
-                          size_t n, int raw, struct node_write_result *res, int *handled)
-{
-    struct tx_mpw w;
-    struct tx_mpr r;
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
-    int fd, err;
-    int64_t code;
-
-    *handled = 0;
-    if ((err = cli_ctl_connect(dir, &fd)))
-        return err;
-    *handled = 1;
-    tx_mpw_init(&w, CLI_CONTROL_MAX);
-    tx_mpw_array(&w, 4);
-    tx_mpw_str(&w, "put", 3);
-    tx_mpw_str(&w, scope, strlen(scope));
-    tx_mpw_array(&w, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        const struct crdt_value *v = &ch[i].value;
-
-        tx_mpw_array(&w, 5);
-        tx_mpw_str(&w, ch[i].type, strlen(ch[i].type));
-        tx_mpw_str(&w, ch[i].id, strlen(ch[i].id));
-        tx_mpw_str(&w, ch[i].field, strlen(ch[i].field));
-        tx_mpw_uint(&w, (uint64_t)ch[i].code);
-        switch (v->type) {
-        case CRDT_NIL: tx_mpw_nil(&w); break;
-        case CRDT_BOOL: tx_mpw_bool(&w, v->i != 0); break;
-        case CRDT_INT: tx_mpw_int(&w, v->i); break;
-        case CRDT_STR: tx_mpw_str(&w, v->s, v->len); break;
-        default: tx_mpw_bin(&w, v->s, v->len); break;
-        }
-    }
-    tx_mpw_bool(&w, raw);
-    err = tx_mpw_finish(&w);
-    if (!err)
-        err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
-    tx_mpw_release(&w);
-    close(fd);
-    if (err)
-        return err == TX_ENOTFOUND ? TX_EIO : err;
-    tx_mpr_init(&r, resp, rlen);
-    if (tx_mpr_array_n(&r, 2) || tx_mpr_int(&r, &code)) {
-        free(resp);
-        return TX_EPROTO;
-    }
-    if (code == 0 && (tx_mpr_array_n(&r, 2) || tx_mpr_bin_fixed(&r, res->origin, 32) ||
-                      tx_mpr_uint(&r, &res->seq)))
-        code = TX_EPROTO;
-    free(resp);
-    return (int)code;
-}
-
 static int records_put(struct cli *c, int argc, char **argv)
 {
     char *pos[66];
@@ -398,7 +342,7 @@ static int records_put(struct cli *c, int argc, char **argv)
     }
     /* Through the daemon when one runs (it pushes the write to its peers at
      * once); otherwise straight into the store. */
-    err = put_via_daemon(c->dir, scope, ch, (size_t)(npos - 2), raw, &res, &handled);
+    err = cli_ctl_put(c->dir, scope, ch, (size_t)(npos - 2), raw, &res, &handled);
     if (!handled) {
         if ((rc = cli_open(c, 0, &s)))
             return rc;

@@ -99,21 +99,6 @@ struct export_ctx {
     uint64_t n;
 };
 
-static void csv_cell(FILE *f, const char *v)
-{
-    if (strpbrk(v, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *v; v++) {
-            if (*v == '"')
-                fputc('"', f);
-            fputc(*v, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(v, f);
-    }
-}
-
 /* One field as text: the register's winner, the counter, the set joined by
  * ';', the status's state name. */
 static void field_text(const struct node_field_def *fd, const struct crdt_record *r, char *buf,
@@ -165,21 +150,21 @@ static int export_cb(const struct node_record *r, void *vctx)
 
     x->n++;
     if (x->fmt == REPORT_CSV) {
-        csv_cell(x->out, r->scope);
+        cli_csv_cell(x->out, r->scope);
         fputc(',', x->out);
-        csv_cell(x->out, r->id);
+        cli_csv_cell(x->out, r->id);
         for (size_t i = 0; i < x->t->nfields; i++) {
             int conflict = 0;
 
             field_text(&x->t->fields[i], &r->rec, buf, sizeof(buf), &conflict);
             fputc(',', x->out);
-            csv_cell(x->out, buf);
+            cli_csv_cell(x->out, buf);
             if (conflict && coff < sizeof(conflicts) - 70)
                 coff += (size_t)snprintf(conflicts + coff, sizeof(conflicts) - coff, "%s%s",
                                          coff ? ";" : "", x->t->fields[i].name);
         }
         fputc(',', x->out);
-        csv_cell(x->out, conflicts);
+        cli_csv_cell(x->out, conflicts);
         fputs("\r\n", x->out);
         return 0;
     }
@@ -325,49 +310,9 @@ static int load_emit(void *vctx, const char *scope, const struct node_change *ch
     if (l->st)
         return node_write(l->st, scope, ch, n, NULL);
     {
-        struct tx_mpw w;
-        struct tx_mpr r;
-        uint8_t *resp = NULL;
-        size_t rlen = 0;
-        int fd;
-        int64_t code;
+        int handled;
 
-        if ((err = cli_ctl_connect(l->dir, &fd)))
-            return err;
-        tx_mpw_init(&w, CLI_CONTROL_MAX);
-        tx_mpw_array(&w, 4);
-        tx_mpw_str(&w, "put", 3);
-        tx_mpw_str(&w, scope, strlen(scope));
-        tx_mpw_array(&w, (uint32_t)n);
-        for (size_t i = 0; i < n; i++) {
-            const struct crdt_value *v = &ch[i].value;
-
-            tx_mpw_array(&w, 5);
-            tx_mpw_str(&w, ch[i].type, strlen(ch[i].type));
-            tx_mpw_str(&w, ch[i].id, strlen(ch[i].id));
-            tx_mpw_str(&w, ch[i].field, strlen(ch[i].field));
-            tx_mpw_uint(&w, (uint64_t)ch[i].code);
-            switch (v->type) {
-            case CRDT_NIL: tx_mpw_nil(&w); break;
-            case CRDT_BOOL: tx_mpw_bool(&w, v->i != 0); break;
-            case CRDT_INT: tx_mpw_int(&w, v->i); break;
-            case CRDT_STR: tx_mpw_str(&w, v->s, v->len); break;
-            default: tx_mpw_bin(&w, v->s, v->len); break;
-            }
-        }
-        tx_mpw_bool(&w, 0);
-        err = tx_mpw_finish(&w);
-        if (!err)
-            err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
-        tx_mpw_release(&w);
-        close(fd);
-        if (err)
-            return err;
-        tx_mpr_init(&r, resp, rlen);
-        if (tx_mpr_array_n(&r, 2) || tx_mpr_int(&r, &code))
-            code = TX_EPROTO;
-        free(resp);
-        return (int)code;
+        return cli_ctl_put(l->dir, scope, ch, n, 0, NULL, &handled);
     }
 }
 

@@ -298,3 +298,18 @@ int cli_status_rank(const char *name)
             return (int)i;
     return -1;
 }
+
+void cli_csv_cell(FILE *f, const char *v)
+{
+    if (strpbrk(v, ",\"\r\n")) {
+        fputc('"', f);
+        for (; *v; v++) {
+            if (*v == '"')
+                fputc('"', f);
+            fputc(*v, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(v, f);
+    }
+}

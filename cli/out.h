@@ -65,4 +65,7 @@ const char *cli_status_name(uint64_t status, char *buf, size_t cap);
 /* Parse a status state name into its rank; -1 if unknown. */
 int cli_status_rank(const char *name);
 
+/* One RFC 4180 field: quoted (quotes doubled) when it holds , " CR or LF. */
+void cli_csv_cell(FILE *f, const char *v);
+
 #endif

@@ -93,36 +93,21 @@ static json_t *sect_json(const struct sect *s)
     return arr;
 }
 
-static void csv_cell(FILE *f, const char *v)
-{
-    if (strpbrk(v, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *v; v++) {
-            if (*v == '"')
-                fputc('"', f);
-            fputc(*v, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(v, f);
-    }
-}
-
 static void sect_csv(const struct sect *s, FILE *f, int with_section)
 {
     if (with_section)
         fputs("section,", f);
     for (size_t c = 0; c < s->ncols; c++) {
-        csv_cell(f, s->jkeys[c]);
+        cli_csv_cell(f, s->jkeys[c]);
         fputs(c + 1 < s->ncols ? "," : "\r\n", f);
     }
     for (size_t r = 0; r < s->nrows; r++) {
         if (with_section) {
-            csv_cell(f, s->key);
+            cli_csv_cell(f, s->key);
             fputc(',', f);
         }
         for (size_t c = 0; c < s->ncols; c++) {
-            csv_cell(f, s->cells[r * s->ncols + c]);
+            cli_csv_cell(f, s->cells[r * s->ncols + c]);
             fputs(c + 1 < s->ncols ? "," : "\r\n", f);
         }
     }

@@ -21,5 +21,11 @@ int cli_ctl_call(int fd, const uint8_t *req, size_t len, uint8_t **resp, size_t 
 /* A request with no arguments beyond strings: ["method", args...]; returns the
  * reply's code and, when the payload is a string, a copy of it (free()). */
 int cli_ctl_simple(const char *dir, const char *const *words, size_t n, char **text);
+/* ["put", scope, changes, raw]: one envelope written by the daemon, which
+ * pushes it to its peers. *handled is 0 (and TX_ENOTFOUND returned) when no
+ * daemon runs; otherwise the daemon's code, with res (may be NULL) filled on
+ * success. Strings of ch are borrowed for the call. */
+int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch, size_t n, int raw,
+                struct node_write_result *res, int *handled);
 
 #endif
