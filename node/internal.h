@@ -120,6 +120,9 @@ typedef int (*node__txn_fn)(struct node_store *s, MDB_txn *txn, void *ctx);
 int node__write_txn(struct node_store *s, node__txn_fn fn, void *ctx);
 /* Begin a read-only transaction (handles MDB_MAP_RESIZED). */
 int node__read_txn(struct node_store *s, MDB_txn **txn);
+/* A read transaction and a cursor on one of its databases (DB_*); on error
+ * neither is left open. Close the cursor, then abort the transaction. */
+int node__read_cursor(struct node_store *s, int db, MDB_txn **txn, MDB_cursor **cur);
 
 void node__put_u32(uint8_t *p, uint32_t v);
 void node__put_u64(uint8_t *p, uint64_t v);

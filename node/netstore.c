@@ -61,12 +61,8 @@ static int ns_start(void *ctx, const struct net_known *known, uint64_t *pos)
     uint64_t best = UINT64_MAX;
     int err, rc;
 
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_ORIGINS, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ORIGINS], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     for (rc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         struct origin_row o;

@@ -101,12 +101,8 @@ int node_records_each(struct node_store *s, const char *type, node_record_cb cb,
     MDB_val k, v;
     int err, rc;
 
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_RECORDS, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         struct node_record r;
@@ -144,12 +140,8 @@ int node__records_range(struct node_store *s, const char *scope, const char *typ
     if ((err = node__record_key(prefix, sizeof(prefix), &plen, scope, strlen(scope), type,
                                 strlen(type), "", 0)))
         return err;
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_RECORDS, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     k.mv_size = plen;
     k.mv_data = prefix;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -361,12 +353,8 @@ int node_origins_each(struct node_store *s, node_origin_cb cb, void *ctx)
     MDB_val k, v;
     int err, rc;
 
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_ORIGINS, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ORIGINS], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_HELD], &hc))) {
         mdb_cursor_close(cur);
         mdb_txn_abort(txn);
@@ -487,12 +475,8 @@ int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
     if (!rep)
         rep = &dummy;
     memset(rep, 0, sizeof(*rep));
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_ORIGINS, &txn, &oc)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_ORIGINS], &oc))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     for (rc = mdb_cursor_get(oc, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(oc, &k, &v, MDB_NEXT)) {
         struct origin_row o;
@@ -606,12 +590,8 @@ int node_keys_each(struct node_store *s, node_key_cb cb, void *ctx)
     struct node_key_info *list = NULL;
     size_t n = 0;
 
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_LOG, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_LOG], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         struct crdt_env e;

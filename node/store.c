@@ -747,6 +747,20 @@ int node__read_txn(struct node_store *s, MDB_txn **txn)
     return node__mdb_err(rc);
 }
 
+int node__read_cursor(struct node_store *s, int db, MDB_txn **txn, MDB_cursor **cur)
+{
+    int err = node__read_txn(s, txn), rc;
+
+    if (err)
+        return err;
+    if ((rc = mdb_cursor_open(*txn, s->dbi[db], cur))) {
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+        return node__mdb_err(rc);
+    }
+    return TX_OK;
+}
+
 static int grow_map(struct node_store *s)
 {
     size_t next;

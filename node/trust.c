@@ -284,12 +284,8 @@ static int scan_public(struct node_store *s, struct pubscan *ps, int wraps)
     MDB_val k, v;
     int err, rc;
 
-    if ((err = node__read_txn(s, &txn)))
+    if ((err = node__read_cursor(s, DB_SCOPELOG, &txn, &cur)))
         return err;
-    if ((rc = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur))) {
-        mdb_txn_abort(txn);
-        return node__mdb_err(rc);
-    }
     k.mv_size = sizeof(prefix);
     k.mv_data = (void *)prefix;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
