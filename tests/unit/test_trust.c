@@ -32,16 +32,30 @@
  * - test_revocation_same_batch: the revocation and the post-cut envelopes in
  *   one batch (post-cut first): REVOKED all the same.
  * - test_revocation_clears_held: post-cut envelopes waiting in a node's hold
- *   queue leave it when the revocation arrives (docs/storage.md). KNOWN TO
- *   FAIL at the time of writing: the queue keeps them (node/apply.c).
+ *   queue leave it when the revocation arrives (docs/storage.md, Revocation
+ *   cuts), whether the node truncates the origin or holds nothing beyond the
+ *   cut.
  * - test_revocation_dependent_writes: an office that wrote over the thief's
- *   post-cut values still converges with the hub afterwards. KNOWN TO FAIL at
- *   the time of writing: its envelopes wait for the revoked dependency forever
- *   (HELD_DEPS, node/ingest.c deps_ok).
+ *   post-cut values still converges with the hub afterwards: a dependency
+ *   beyond a revocation cut counts as met (node/ingest.c), so its envelopes do
+ *   not wait for the revoked one.
  * - test_key_hygiene: secret files are 0600; no node file but node.key holds
  *   the node's seed; the district root seed, network key and scope master are
  *   in no node's directory; a world-readable node.key or district secret is
  *   refused.
+ * - test_keywrap_not_root_signed: a relay publishes a well-formed key wrap of
+ *   a key it chose, sealed to office A for private:a epoch 2, with a root
+ *   signature lifted from another wrap. A does not install it (also after a
+ *   restart) and writes under epoch 1; the genuine rotation later gives A the
+ *   district's epoch-2 key, which the attacker's key does not open.
+ * - test_trust_records_overwritten: a relay overwrites the records cert/<A>
+ *   and revocation/<A2> (later writes that supersede them). The victim's
+ *   records show the relay's values, but its trust table comes from the
+ *   public log: A stays certified, A2 revoked at its cut with its later
+ *   envelopes REVOKED, also after a restart.
+ * - test_enrolment_tampered: an enrolment file whose sealed network key, or
+ *   one key wrap, was replaced by a box sealing the carrier's key is refused
+ *   (TX_ECERT) with nothing adopted; the file as issued installs.
  *
  * Every rejection is checked twice: in the ingest report and in the store's
  * lifetime counters (node_stats). TX_TRUST_SEED replays the random markers.
@@ -1219,6 +1233,418 @@ static void test_revocation_dependent_writes(void **state)
     fx_done(&f);
 }
 
+/* ---- 6. what an insider or a carrier cannot forge or erase ---- */
+
+/* The five changes of a keywrap record, as enrolment and revocation publish
+ * them (docs/security.md "Key wraps"). */
+static void keywrap_changes(struct node_change ch[5], const char *id, const uint8_t reader[32],
+                            const char *scope, uint32_t epoch, const uint8_t sealed[80],
+                            const uint8_t sig[64])
+{
+    static const char *const fields[5] = {"reader", "scope", "epoch", "wrapped", "sig"};
+
+    for (int i = 0; i < 5; i++) {
+        memset(&ch[i], 0, sizeof(ch[i]));
+        ch[i].type = "keywrap";
+        ch[i].id = id;
+        ch[i].field = fields[i];
+        ch[i].code = CRDT_OP_LWW_SET;
+    }
+    ch[0].value.type = CRDT_BIN;
+    ch[0].value.s = (const char *)reader;
+    ch[0].value.len = CRDT_KEY_BYTES;
+    ch[1].value.type = CRDT_STR;
+    ch[1].value.s = scope;
+    ch[1].value.len = (uint32_t)strlen(scope);
+    ch[2].value.type = CRDT_INT;
+    ch[2].value.i = epoch;
+    ch[3].value.type = CRDT_BIN;
+    ch[3].value.s = (const char *)sealed;
+    ch[3].value.len = 80;
+    ch[4].value.type = CRDT_BIN;
+    ch[4].value.s = (const char *)sig;
+    ch[4].value.len = 64;
+}
+
+/* The winning value of an LWW field of a public record, copied. */
+struct winner {
+    int type;
+    uint8_t b[2048];
+    size_t len;
+};
+
+static void lww_winner(struct member *m, const char *type, const char *id, const char *field,
+                       struct winner *out)
+{
+    struct node_record r;
+    const struct crdt_field *f;
+    const struct crdt_lww_entry *w;
+    int rc = node_get(m->s, PUB, type, id, &r);
+
+    if (rc)
+        fail_msg("%s: %s/%s: %s", m->name, type, id, tx_errname(rc));
+    f = crdt_record_field(&r.rec, field, strlen(field), CRDT_LWW);
+    w = f ? crdt_lww_winner(f) : NULL;
+    if (!w)
+        fail_msg("%s: %s/%s has no field %s", m->name, type, id, field);
+    memset(out, 0, sizeof(*out));
+    out->type = w->v.type;
+    if (w->v.type == CRDT_STR || w->v.type == CRDT_BIN) {
+        assert_true(w->v.len <= sizeof(out->b));
+        memcpy(out->b, w->v.s, w->v.len);
+        out->len = w->v.len;
+    }
+    node_record_release(&r);
+}
+
+/* The scope key epoch of one of m's envelopes, and whether key opens it. */
+static uint32_t env_epoch(struct member *m, uint64_t seq, const uint8_t key[32], int *opens,
+                          const char *marker)
+{
+    size_t len, ptlen;
+    uint8_t *bytes = env_of(m, m->id, seq, &len), pt[4096];
+    struct crdt_env e;
+    uint32_t epoch;
+
+    crdt_env_init(&e);
+    assert_int_equal(crdt_env_decode(&e, bytes, len), TX_OK);
+    epoch = e.epoch;
+    *opens = open_with(&e, key, pt, sizeof(pt), &ptlen) == 0;
+    if (*opens && marker)
+        assert_true(txn_mem_contains(pt, ptlen, marker, strlen(marker)));
+    sodium_memzero(pt, sizeof(pt));
+    crdt_env_release(&e);
+    free(bytes);
+    return epoch;
+}
+
+/* An enrolled node of any role - here a relay - publishes a keywrap record
+ * addressing office A for private:a epoch 2, sealing a key of its own choice
+ * to A. Every field is well formed and its sig is a genuine root signature
+ * lifted from A's epoch-1 wrap. A applies the record, but a wrap counts only
+ * if the root signed it: A does not install the key and keeps writing under
+ * epoch 1 (also after a restart, when the store catches up on wraps). The
+ * forged epoch-2 wrap does not pre-empt the genuine one either: after the
+ * administrator's rotation A writes under the derived epoch-2 key, which the
+ * attacker's key does not open. */
+static void test_keywrap_not_root_signed(void **state)
+{
+    struct fx f;
+    struct member hub, a, a2, m;
+    char pa[CRDT_MAX_SCOPE + 1], real_id[CRDT_MAX_ID + 1], fake_id[CRDT_MAX_ID + 1], pm[96],
+        mhex[65];
+    uint8_t evil[32], sealed[80], sig[64], xpk[32], xsk[32], pk[32], sk[64], opened[32], master[32],
+        key[32];
+    struct node_change ch[5], pc;
+    struct node_ingest_report rep;
+    struct node_write_result wr;
+    struct key_look kl;
+    struct winner w;
+    int opens;
+    (void)state;
+
+    fx_init(&f, "trust-wrapinject");
+    member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
+    member_new(&f, f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &a2, "office-a2", "a", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &m, "relay-m", "m", NODE_ROLE_RELAY, 30);
+    assert_int_equal(node_scope_private("a", pa), TX_OK);
+
+    /* The attacker's wrap: a sealed box needs only A's id. */
+    randombytes_buf(evil, sizeof(evil));
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(xpk, a.id), 0);
+    assert_int_equal(crypto_box_seal(sealed, evil, sizeof(evil), xpk), 0);
+    snprintf(real_id, sizeof(real_id), "%.16s:%s:1", a.hex, pa);
+    lww_winner(&a, "keywrap", real_id, "sig", &w);
+    assert_int_equal(w.type, CRDT_BIN);
+    assert_int_equal(w.len, 64);
+    memcpy(sig, w.b, 64);
+    snprintf(fake_id, sizeof(fake_id), "%.16s:%s:2", a.hex, pa);
+    keywrap_changes(ch, fake_id, a.id, pa, 2, sealed, sig);
+    assert_int_equal(node_write(m.s, PUB, ch, 5, NULL), TX_OK);
+
+    /* The relay's enrolment and its wrap reach A. */
+    rep = carry(&f, &m, &a);
+    expect_report("relay's key wrap at A", &rep, 2, 0, 0);
+    /* Control: A holds the record whole, and its sealed box opens to the
+     * attacker's key with A's secret - only the root signature is missing. */
+    lww_winner(&a, "keywrap", fake_id, "reader", &w);
+    assert_int_equal(w.type, CRDT_BIN);
+    assert_memory_equal(w.b, a.id, CRDT_KEY_BYTES);
+    lww_winner(&a, "keywrap", fake_id, "wrapped", &w);
+    assert_int_equal(w.len, 80);
+    assert_memory_equal(w.b, sealed, 80);
+    lww_winner(&a, "keywrap", fake_id, "sig", &w);
+    assert_memory_equal(w.b, sig, 64);
+    txn_load_keypair(a.dir, pk, sk);
+    assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(xsk, sk), 0);
+    assert_int_equal(crypto_box_seal_open(opened, sealed, sizeof(sealed), xpk, xsk), 0);
+    assert_memory_equal(opened, evil, 32);
+    sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(xsk, sizeof(xsk));
+    sodium_memzero(opened, sizeof(opened));
+
+    /* A does not take the key, and writes private:a under epoch 1. */
+    kl = key_state(&a, pa, 2);
+    if (kl.found)
+        fail_msg("A installed a key wrap the district root did not sign (readable %d)",
+                 kl.readable);
+    make_marker(pm, sizeof(pm), "P");
+    pc = txn_ch_str("person", "p1", "note", pm);
+    assert_int_equal(node_write(a.s, pa, &pc, 1, &wr), TX_OK);
+    assert_int_equal(env_epoch(&a, wr.seq, evil, &opens, NULL), 1);
+    assert_false(opens);
+    member_reopen(&f, &a);
+    kl = key_state(&a, pa, 2);
+    assert_int_equal(kl.found, 0);
+
+    /* The genuine rotation (A2 revoked at the hub) brings the district's
+     * epoch-2 key, and A writes under it. */
+    assert_int_equal(node_district_revoke(f.d, hub.s, a2.id, 1, "rotate"), TX_OK);
+    rep = carry(&f, &hub, &a);
+    expect_report("rotation at A", &rep, 2, 0, 0);
+    kl = key_state(&a, pa, 2);
+    assert_int_equal(kl.found, 1);
+    assert_int_equal(kl.readable, 1);
+    make_marker(pm, sizeof(pm), "P2");
+    pc = txn_ch_str("person", "p2", "note", pm);
+    assert_int_equal(node_write(a.s, pa, &pc, 1, &wr), TX_OK);
+    assert_int_equal(env_epoch(&a, wr.seq, evil, &opens, NULL), 2);
+    if (opens)
+        fail_msg("A's epoch-2 envelope opens with the attacker's key");
+    read_district_secret(f.ddir, "scopes.key", master, mhex);
+    derive_scope_key(master, pa, 2, key);
+    assert_int_equal(env_epoch(&a, wr.seq, key, &opens, pm), 2);
+    assert_true(opens);
+    sodium_memzero(master, sizeof(master));
+    sodium_memzero(mhex, sizeof(mhex));
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(evil, sizeof(evil));
+
+    member_close(&hub);
+    member_close(&a);
+    member_close(&a2);
+    member_close(&m);
+    fx_done(&f);
+}
+
+/* What a victim's trust table says of A (certified) and A2 (revoked at 2). */
+static void expect_trust_intact(struct member *v, const struct member *a, const struct member *a2,
+                                const char *when)
+{
+    struct node_cert_info ci;
+    uint32_t flags = 0;
+    int rc = node_cert_lookup(v->s, a->id, &ci);
+
+    if (rc != TX_OK || ci.state != NODE_CERT_VALID)
+        fail_msg("%s, %s: %s's certificate %s (state %d)", when, v->name, a->name,
+                 rc ? "forgotten" : "not valid", rc ? -1 : ci.state);
+    assert_memory_equal(ci.cert.node, a->id, CRDT_KEY_BYTES);
+    rc = node_cert_lookup(v->s, a2->id, &ci);
+    if (rc != TX_OK || ci.state != NODE_CERT_REVOKED)
+        fail_msg("%s, %s: %s's revocation forgotten (%s, state %d)", when, v->name, a2->name,
+                 tx_errname(rc), rc ? -1 : ci.state);
+    assert_int_equal(ci.revoked_cut, 2);
+    assert_int_equal(head_of(v, a2->id, &flags), 2);
+    assert_true(flags & NODE_ORIGIN_REVOKED);
+}
+
+/* An enrolled node - a relay - overwrites the public records that carry A's
+ * certificate and A2's revocation: same record ids and fields, written after
+ * it received them (so its values supersede them and win the records), with
+ * bytes that are no certificate and a string that is no revocation. The
+ * victim B applies the overwrite - its records show the relay's values - but
+ * its trust table comes from the public scope's envelopes, not the records:
+ * A's certificate still counts (A's new envelope is accepted), A2 stays
+ * revoked at its cut (its envelopes beyond it are still REVOKED), also after
+ * a restart. */
+static void test_trust_records_overwritten(void **state)
+{
+    struct fx f;
+    struct member hub, a, a2, b, m;
+    char ga[CRDT_MAX_SCOPE + 1];
+    struct txn_envs v = {0}, va = {0};
+    struct node_ingest_report rep;
+    struct node_stats before, after;
+    struct node_change ch[2];
+    struct winner w;
+    uint8_t junk[16];
+    static const size_t first2[] = {0, 1};
+    (void)state;
+
+    fx_init(&f, "trust-overwrite");
+    member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
+    member_new(&f, f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &a2, "office-a2", "a", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &b, "office-b", "b", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &m, "relay-m", "m", NODE_ROLE_RELAY, 30);
+    assert_int_equal(node_scope_general("a", ga), TX_OK);
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+
+        snprintf(id, sizeof(id), "r%d", i + 1);
+        txn_put(a2.s, ga, "case", id, "note", "written by a2");
+    }
+    txn_envs_collect(a2.s, a2.id, &v);
+    assert_int_equal(v.n, 4);
+    assert_int_equal(txn_ingest_idx(hub.s, &v, first2, 2, &rep), TX_OK);
+    expect_report("A2's first write at the hub", &rep, 2, 0, 0);
+    assert_int_equal(node_district_revoke(f.d, hub.s, a2.id, 2, "stolen"), TX_OK);
+    rep = carry(&f, &a, &hub);
+    assert_int_equal(rep.rejected, 0);
+    rep = carry(&f, &hub, &b);
+    assert_int_equal(rep.rejected, 0);
+    rep = carry(&f, &hub, &m);
+    assert_int_equal(rep.rejected, 0);
+    expect_trust_intact(&b, &a, &a2, "before the overwrite");
+
+    /* The relay overwrites cert/<A> and revocation/<A2>. */
+    randombytes_buf(junk, sizeof(junk));
+    memset(&ch[0], 0, sizeof(ch[0]));
+    ch[0].type = "cert";
+    ch[0].id = a.hex;
+    ch[0].field = "cert";
+    ch[0].code = CRDT_OP_LWW_SET;
+    ch[0].value.type = CRDT_BIN;
+    ch[0].value.s = (const char *)junk;
+    ch[0].value.len = sizeof(junk);
+    ch[1] = txn_ch_str("revocation", a2.hex, "revocation", "withdrawn");
+    assert_int_equal(node_write(m.s, PUB, ch, 2, NULL), TX_OK);
+    rep = carry(&f, &m, &b);
+    expect_report("relay's overwrite at B", &rep, 2, 0, 0);
+    /* Control: the overwrite won both records at B. */
+    lww_winner(&b, "cert", a.hex, "cert", &w);
+    assert_int_equal(w.type, CRDT_BIN);
+    assert_int_equal(w.len, sizeof(junk));
+    assert_memory_equal(w.b, junk, sizeof(junk));
+    lww_winner(&b, "revocation", a2.hex, "revocation", &w);
+    assert_int_equal(w.type, CRDT_STR);
+
+    for (int round = 0; round < 2; round++) {
+        const char *when = round ? "after a restart" : "after the overwrite";
+
+        expect_trust_intact(&b, &a, &a2, when);
+        /* Enforced, not just listed: A2 beyond the cut is refused, A's new
+         * envelope is accepted. */
+        before = txn_stats(b.s);
+        assert_int_equal(txn_ingest_idx(b.s, &v, NULL, v.n, &rep), TX_OK);
+        after = txn_stats(b.s);
+        expect_report(when, &rep, 0, NODE_R_REVOKED, 2);
+        expect_counted(when, &before, &after, NODE_R_REVOKED, 2);
+        txn_put(a.s, ga, "case", round ? "a2nd" : "a1st", "note", "written by a");
+        txn_envs_collect(a.s, a.id, &va);
+        assert_int_equal(txn_ingest_idx(b.s, &va, NULL, va.n, &rep), TX_OK);
+        expect_report(when, &rep, 1, 0, 0);
+        txn_envs_free(&va);
+        member_reopen(&f, &b);
+    }
+
+    txn_envs_free(&v);
+    member_close(&hub);
+    member_close(&a);
+    member_close(&a2);
+    member_close(&b);
+    member_close(&m);
+    fx_done(&f);
+}
+
+/* An enrolment file altered by whoever carries it: its sealed network key, or
+ * its first key wrap (A's own general:x epoch 1), replaced by a box sealing a
+ * key the carrier chose to the node (which needs only the node's id). Both
+ * are refused with TX_ECERT before anything is stored: the node stays outside
+ * the district, with no network key, no scope key and nothing published. The
+ * file as issued then installs, with the district's network key. */
+static void test_enrolment_tampered(void **state)
+{
+    struct fx f;
+    struct member hub, x;
+    uint8_t *blob = NULL, *cert, *bad, evil[32], xpk[32], net[32], dnet[32], dist[32];
+    char path[TXN_PATH], name[NODE_ID_HEX + 16], gx[CRDT_MAX_SCOPE + 1], nhex[65];
+    size_t blen = 0, certlen, certend, wrapsealed, p, slen;
+    struct key_look kl;
+    int rc;
+    (void)state;
+
+    fx_init(&f, "trust-enrol");
+    member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
+    member_init(&f, &x, "office-x", "x", NODE_ROLE_OFFICE);
+    assert_int_equal(node_scope_general("x", gx), TX_OK);
+    assert_int_equal(
+        node_district_issue(f.d, x.id, "x", NODE_ROLE_OFFICE, "office-x", 30, &blob, &blen), TX_OK);
+    snprintf(name, sizeof(name), "registry/%s.cert", x.hex);
+    txn_path(path, sizeof(path), f.ddir, name);
+    cert = txn_read_file(path, &certlen);
+
+    /* "TXENROL1" [1, cert, netkey: bin 80, netsig: bin 64, [[scope, epoch,
+     * reader, sealed, sig]...]] (docs/security.md "The enrolment file"). */
+    assert_true(blen > 8 + 2 + certlen + 82 + 66 + 1);
+    assert_memory_equal(blob, "TXENROL1", 8);
+    assert_int_equal(blob[8], 0x95);
+    assert_int_equal(blob[9], 0x01);
+    for (p = 10; p + certlen <= blen && memcmp(blob + p, cert, certlen) != 0; p++)
+        ;
+    assert_true(p == 12 || p == 13); /* after its bin 8 or bin 16 header */
+    certend = p + certlen;
+    assert_int_equal(blob[certend], 0xc4);
+    assert_int_equal(blob[certend + 1], 80);
+    assert_int_equal(blob[certend + 82], 0xc4);
+    assert_int_equal(blob[certend + 83], 64);
+    p = certend + 148;
+    assert_int_equal(blob[p], 0x94); /* 4 wraps: x's two scopes for x, and for the hub */
+    assert_int_equal(blob[++p], 0x95);
+    slen = blob[++p] & 0x1f;
+    assert_int_equal(blob[p] & 0xe0, 0xa0);
+    assert_int_equal(slen, strlen(gx));
+    assert_memory_equal(blob + p + 1, gx, slen);
+    p += 1 + slen;
+    assert_int_equal(blob[p++], 0x01);
+    assert_int_equal(blob[p], 0xc4);
+    assert_int_equal(blob[p + 1], 32);
+    assert_memory_equal(blob + p + 2, x.id, CRDT_KEY_BYTES);
+    p += 34;
+    assert_int_equal(blob[p], 0xc4);
+    assert_int_equal(blob[p + 1], 80);
+    wrapsealed = p + 2;
+
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(xpk, x.id), 0);
+    randombytes_buf(evil, sizeof(evil));
+    for (int k = 0; k < 2; k++) {
+        const char *what = k == 0 ? "sealed network key replaced" : "key wrap replaced";
+
+        bad = malloc(blen);
+        assert_non_null(bad);
+        memcpy(bad, blob, blen);
+        assert_int_equal(
+            crypto_box_seal(bad + (k == 0 ? certend + 2 : wrapsealed), evil, sizeof(evil), xpk), 0);
+        rc = node_enrol_install(x.s, bad, blen);
+        free(bad);
+        if (rc != TX_ECERT)
+            fail_msg("%s: node_enrol_install gave %s, expected TX_ECERT", what, tx_errname(rc));
+        assert_int_equal(node_district_of(x.s, dist), TX_ENOTFOUND);
+        assert_int_equal(node_network_key(x.s, net), TX_ENOTFOUND);
+        kl = key_state(&x, gx, 1);
+        assert_int_equal(kl.found, 0);
+        assert_int_equal(head_of(&x, x.id, NULL), 0);
+    }
+    /* Control: the file as issued. */
+    assert_int_equal(node_enrol_install(x.s, blob, blen), TX_OK);
+    assert_int_equal(node_network_key(x.s, net), TX_OK);
+    read_district_secret(f.ddir, "network.key", dnet, nhex);
+    assert_memory_equal(net, dnet, 32);
+    kl = key_state(&x, gx, 1);
+    assert_int_equal(kl.readable, 1);
+    sodium_memzero(net, sizeof(net));
+    sodium_memzero(dnet, sizeof(dnet));
+    sodium_memzero(nhex, sizeof(nhex));
+    sodium_memzero(evil, sizeof(evil));
+
+    tx_free(blob);
+    free(cert);
+    member_close(&hub);
+    member_close(&x);
+    fx_done(&f);
+}
+
 /* ---- 4. key material on disk ---- */
 
 static mode_t mode_of(const char *dir, const char *name)
@@ -1266,7 +1692,8 @@ static void test_key_hygiene(void **state)
     carry(&f, &m[1], &m[2]);
     carry(&f, &m[3], &m[2]);
     carry(&f, &m[2], &m[0]);
-    assert_int_equal(node_district_revoke(f.d, m[0].s, m[3].id, NODE_CUT_HEAD, "decommissioned"), TX_OK);
+    assert_int_equal(node_district_revoke(f.d, m[0].s, m[3].id, NODE_CUT_HEAD, "decommissioned"),
+                     TX_OK);
     carry(&f, &m[0], &m[1]);
     carry(&f, &m[0], &m[2]);
     carry(&f, &m[0], &m[3]);
@@ -1366,6 +1793,9 @@ int main(void)
         cmocka_unit_test(test_revocation_clears_held),
         cmocka_unit_test(test_key_hygiene),
         cmocka_unit_test(test_revocation_dependent_writes),
+        cmocka_unit_test(test_keywrap_not_root_signed),
+        cmocka_unit_test(test_trust_records_overwritten),
+        cmocka_unit_test(test_enrolment_tampered),
     };
 
     g_rng.s = txt_seed("TX_TRUST_SEED", "test_trust");
