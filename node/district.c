@@ -629,12 +629,8 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
     for (size_t i = 0; i < nwl; i++)
         nch += node__keywrap_changes(&ch[nch], ids[i], wl[i].scope, wl[i].epoch, wl[i].reader,
                                      wl[i].sealed, wl[i].sig);
-    for (size_t off = 0; off < nch && !err;) {
-        size_t take = nch - off > 1000 ? 1000 : nch - off;
-
-        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
-        off += take;
-    }
+    if (!err)
+        err = node__publish_public(s, ch, nch);
 out:
     tx_mpw_release(&rw);
     tx_free(reg);

@@ -741,7 +741,7 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
             goto out;
     }
     /* Publish the certificate and the wraps (for hubs, and for this node's
-     * other copies) as public records: one envelope. */
+     * other copies) as public records. */
     node_hex(s->pk, 32, hex);
     ch[0].type = "cert";
     ch[0].id = hex;
@@ -754,12 +754,8 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
     for (uint32_t i = 0; i < nw; i++)
         nch += node__keywrap_changes(&ch[nch], w[i].id, w[i].scope, w[i].epoch, w[i].reader,
                                      w[i].sealed, w[i].sig);
-    for (size_t off = 0; off < nch && !err;) {
-        size_t take = nch - off > 1000 ? 1000 : nch - off;
-
-        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
-        off += take;
-    }
+    if (!err)
+        err = node__publish_public(s, ch, nch);
     if (err)
         goto out;
     err = node__trust_reload(s);
@@ -836,4 +832,30 @@ int node_cert_lookup(struct node_store *s, const uint8_t node_id[CRDT_KEY_BYTES]
         return TX_ENOTFOUND;
     cert_info(s, te, node__now(s), out);
     return TX_OK;
+}
+
+static int same_record(const struct node_change *a, const struct node_change *b)
+{
+    return strcmp(a->type, b->type) == 0 && strcmp(a->id, b->id) == 0;
+}
+
+int node__publish_public(struct node_store *s, const struct node_change *ch, size_t nch)
+{
+    int err = TX_OK;
+
+    for (size_t off = 0; off < nch && !err;) {
+        size_t take = nch - off > 1000 ? 1000 : nch - off;
+
+        if (off + take < nch) {
+            size_t t = take;
+
+            while (t > 0 && same_record(&ch[off + t], &ch[off + t - 1]))
+                t--;
+            if (t > 0) /* else one record of over 1000 changes: split it */
+                take = t;
+        }
+        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
+        off += take;
+    }
+    return err;
 }

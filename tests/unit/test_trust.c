@@ -1665,6 +1665,54 @@ static void set_mode(const char *dir, const char *name, mode_t m)
     assert_int_equal(chmod(path, m), 0);
 }
 
+/* A revocation in a district of many communities publishes more than 1000
+ * changes, so more than one envelope: no key wrap may be split between two of
+ * them (readers take a wrap only when its fields arrive together), or the
+ * offices whose wrap fell on a boundary never get their new key. */
+enum { MANY = 52 }; /* 4 wraps per community: 208 wraps, 1041 changes */
+
+static void test_revocation_many_communities(void **state)
+{
+    struct fx f;
+    struct member hub, hub2, *off = calloc(MANY, sizeof(*off));
+    char name[MANY][16], comm[MANY][16];
+    (void)state;
+
+    assert_non_null(off);
+    fx_init(&f, "trust-many");
+    member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
+    member_new(&f, f.d, &hub2, "hub2", "district", NODE_ROLE_HUB, 30);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name[i], sizeof(name[i]), "office-%02d", i);
+        snprintf(comm[i], sizeof(comm[i]), "c%02d", i);
+        member_new(&f, f.d, &off[i], name[i], comm[i], NODE_ROLE_OFFICE, 30);
+    }
+    assert_int_equal(node_district_revoke(f.d, hub.s, hub2.id, 1, "decommissioned"), TX_OK);
+    for (int i = 0; i < MANY; i++) {
+        struct held_keys k;
+        char g[CRDT_MAX_SCOPE + 1], p[CRDT_MAX_SCOPE + 1];
+        int have_g = 0, have_p = 0;
+
+        (void)carry(&f, &hub, &off[i]);
+        memset(&k, 0, sizeof(k));
+        assert_int_equal(node_keys_each(off[i].s, held_cb, &k), TX_OK);
+        assert_int_equal(node_scope_general(comm[i], g), TX_OK);
+        assert_int_equal(node_scope_private(comm[i], p), TX_OK);
+        for (size_t j = 0; j < k.n; j++) {
+            have_g |= k.epoch[j] == 2 && !strcmp(k.scope[j], g);
+            have_p |= k.epoch[j] == 2 && !strcmp(k.scope[j], p);
+        }
+        if (!have_g || !have_p)
+            fail_msg("office of %s did not get epoch 2 of%s%s after the revocation", comm[i],
+                     have_g ? "" : " its general scope", have_p ? "" : " its private scope");
+        member_close(&off[i]);
+    }
+    member_close(&hub);
+    member_close(&hub2);
+    free(off);
+    fx_done(&f);
+}
+
 static void test_key_hygiene(void **state)
 {
     struct fx f;
@@ -1791,6 +1839,7 @@ int main(void)
         cmocka_unit_test(test_revocation_rotation),
         cmocka_unit_test(test_revocation_same_batch),
         cmocka_unit_test(test_revocation_clears_held),
+        cmocka_unit_test(test_revocation_many_communities),
         cmocka_unit_test(test_key_hygiene),
         cmocka_unit_test(test_revocation_dependent_writes),
         cmocka_unit_test(test_keywrap_not_root_signed),
