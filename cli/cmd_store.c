@@ -575,6 +575,12 @@ int cmd_keys(struct cli *c, int argc, char **argv)
             fprintf(stderr, "tongxin: keys import: key already installed\n");
             return CLI_OK;
         }
+        if (err == TX_EDISTRICT) {
+            fprintf(stderr, "tongxin: keys import: this node is enrolled in a district, where "
+                            "scope keys come only from key wraps signed by the district root "
+                            "(the administrator's cert issue or revoke); nothing imported\n");
+            return CLI_FAIL;
+        }
         if (err)
             return cli_fail(err, "keys import %s", pos[0]);
         printf("installed key for %s\n", scope);

@@ -317,6 +317,18 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
         node_district_close(d);
         return rc;
     }
+    {
+        struct node_info self;
+
+        node_info(s, &self);
+        if (memcmp(self.id, node, CRDT_KEY_BYTES) == 0) {
+            node_close(s);
+            node_district_close(d);
+            return cli_usage("a node cannot be revoked through its own store (its revocation "
+                             "would lie beyond its own cut): run this on another node's data "
+                             "directory, such as the hub's");
+        }
+    }
     err = node_district_revoke(d, s, node, cut, reason);
     node_close(s);
     node_district_close(d);
@@ -329,6 +341,7 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
         return cli_fail(err, "%.8s was not issued by this district", pos[0]);
     if (err == TX_EDISTRICT)
         return cli_fail(err, "this store is not enrolled in that district");
+
     if (err)
         return cli_fail(err, "revoke");
     printf("revoked %.8s; keys rotated\n", pos[0]);

@@ -388,11 +388,15 @@ static void root_sign(struct node_district *d, const char *ctx, const uint8_t di
 static int wl_add(struct node_district *d, struct wraplist **wl, size_t *n, const char *scope,
                   uint32_t epoch, const uint8_t *reader)
 {
-    struct wraplist *nl = tx_reallocarray(*wl, *n + 1, sizeof(**wl));
+    struct wraplist *nl;
     uint8_t key[32];
     int err;
 
-    if (!nl)
+    for (size_t i = 0; i < *n; i++) /* once per (scope, epoch, reader) */
+        if ((*wl)[i].epoch == epoch && !strcmp((*wl)[i].scope, scope) &&
+            !memcmp((*wl)[i].reader, reader, CRDT_KEY_BYTES))
+            return TX_OK;
+    if (!(nl = tx_reallocarray(*wl, *n + 1, sizeof(**wl))))
         return TX_ENOMEM;
     *wl = nl;
     snprintf(nl[*n].scope, sizeof(nl[*n].scope), "%s", scope);
@@ -540,6 +544,8 @@ int node_district_revoke(struct node_district *d, struct node_store *s,
         return TX_EINVAL;
     if (node_district_of(s, dist) || memcmp(dist, d->root_pk, 32) != 0)
         return TX_EDISTRICT; /* the store must belong to this district */
+    if (memcmp(node_id, s->pk, CRDT_KEY_BYTES) == 0)
+        return TX_EINVAL; /* its own revocation would lie beyond its own cut */
     if ((err = reg_list(d, &reg, &nreg)))
         return err;
     for (size_t i = 0; i < nreg; i++)

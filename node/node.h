@@ -353,7 +353,10 @@ int node_key_wrap(struct node_store *s, const char *scope, const uint8_t reader[
 /* Open a wrapped key addressed to this node, keep it, and rebuild that scope's
  * records from the log (envelopes stored while unreadable become readable).
  * scope (CRDT_MAX_SCOPE + 1 bytes, may be NULL) receives the scope name.
- * TX_ENOKEY if the blob is for another node, TX_EEXIST if already held. */
+ * TX_ENOKEY if the blob is for another node, TX_EEXIST if already held,
+ * TX_EDISTRICT on a node enrolled in a district: there scope keys come only
+ * from key wraps signed by the district root (a blob carries no signature, so
+ * importing one would let whoever made it choose the node's key). */
 int node_key_import(struct node_store *s, const uint8_t *blob, size_t len, char *scope);
 
 struct node_key_info {
@@ -423,7 +426,10 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
  * that s holds; TX_ENOTFOUND then if s holds none, so that a revocation never
  * drops everything by accident - give 0 explicitly for that): writes a
  * root-signed revocation and, for every scope the node could read, a new key
- * epoch wrapped for every remaining reader, as public records into s. */
+ * epoch wrapped for every remaining reader, as public records into s.
+ * TX_EINVAL when node_id is s's own node: the revocation's envelopes would come
+ * after the cut of their own origin and be dropped everywhere, so a node is
+ * revoked through another node's store (the hub's, or any enrolled one). */
 #define NODE_CUT_HEAD UINT64_MAX
 int node_district_revoke(struct node_district *d, struct node_store *s,
                          const uint8_t node_id[CRDT_KEY_BYTES], uint64_t cut, const char *reason);

@@ -625,10 +625,12 @@ int node_key_import(struct node_store *s, const uint8_t *blob, size_t len, char 
     uint8_t key[32];
     int err;
 
-    if (s->readonly)
-        return TX_EINVAL;
     int had;
 
+    if (s->readonly)
+        return TX_EINVAL;
+    if (s->in_district)
+        return TX_EDISTRICT; /* keys come from root-signed wraps only */
     if ((err = node__key_unwrap(s, blob, len, scope, &epoch, key)))
         return err;
     had = node__scope_key(s, scope, epoch) != NULL;

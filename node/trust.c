@@ -298,6 +298,7 @@ static int scan_public(struct node_store *s, struct pubscan *ps, int wraps)
         if (v.mv_size != 12 || mdb_get(txn, s->dbi[DB_LOG], &lk, &ev) ||
             node__log_split(&ev, NULL) || crdt_env_decode(&e, ev.mv_data, ev.mv_size))
             continue;
+        memset(&b, 0, sizeof(b)); /* released whether or not it was decoded */
         if (e.epoch == 0 && crdt_body_decode(&b, e.body, e.body_len) == TX_OK) {
             err = node__trust_scan_body(&ps->t, s->district, &b);
             if (!err && wraps)
@@ -737,7 +738,9 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
         }
         err = node__key_install(s, w[i].scope, w[i].epoch, key);
         sodium_memzero(key, sizeof(key));
-        if (err && err != TX_EEXIST)
+        if (err == TX_EEXIST) /* held already, or wrapped twice for this node */
+            err = TX_OK;
+        if (err)
             goto out;
     }
     /* Publish the certificate and the wraps (for hubs, and for this node's

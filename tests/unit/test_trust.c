@@ -137,15 +137,14 @@ static void member_init(struct fx *f, struct member *m, const char *name, const 
     node_hex(m->id, CRDT_KEY_BYTES, m->hex);
 }
 
-/* A new node of district d, enrolled by an enrolment file. */
-static void member_new(struct fx *f, struct node_district *d, struct member *m, const char *name,
-                       const char *community, int role, uint32_t days)
+/* Enrol m (made by member_init) in district d by an enrolment file. */
+static void member_enrol(struct node_district *d, struct member *m, const char *name,
+                         const char *community, int role, uint32_t days)
 {
     uint8_t *blob = NULL, dist[CRDT_KEY_BYTES], want[CRDT_KEY_BYTES];
     size_t len = 0;
     int rc;
 
-    member_init(f, m, name, community, role);
     assert_int_equal(node_district_of(m->s, dist), TX_ENOTFOUND);
     assert_int_equal(node_district_issue(d, m->id, community, role, name, days, &blob, &len),
                      TX_OK);
@@ -156,6 +155,14 @@ static void member_new(struct fx *f, struct node_district *d, struct member *m, 
     assert_int_equal(node_district_of(m->s, dist), TX_OK);
     node_district_id(d, want);
     assert_memory_equal(dist, want, CRDT_KEY_BYTES);
+}
+
+/* A new node of district d, enrolled by an enrolment file. */
+static void member_new(struct fx *f, struct node_district *d, struct member *m, const char *name,
+                       const char *community, int role, uint32_t days)
+{
+    member_init(f, m, name, community, role);
+    member_enrol(d, m, name, community, role, days);
 }
 
 static void member_close(struct member *m)
@@ -560,13 +567,23 @@ static void test_scope_violation(void **state)
 
     fx_init(&f, "trust-scope");
     member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
-    member_new(&f, f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    member_init(&f, &a, "office-a", "a", NODE_ROLE_OFFICE);
     member_new(&f, f.d, &b, "office-b", "b", NODE_ROLE_OFFICE, 30);
     assert_int_equal(node_scope_general("a", ga), TX_OK);
     assert_int_equal(node_scope_general("b", gb), TX_OK);
-    /* A is given B's general key (a wrapped-key blob): its own node accepts
-     * its writes into general:b. */
+    /* A got B's general key (a wrapped-key blob) before it was enrolled (once
+     * enrolled, a node imports no key blobs): its own node accepts its writes
+     * into general:b. */
     txn_share_key(b.s, a.s, gb);
+    member_enrol(f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    {
+        uint8_t *blob;
+        size_t blen;
+
+        assert_int_equal(node_key_wrap(b.s, gb, a.id, &blob, &blen), TX_OK);
+        assert_int_equal(node_key_import(a.s, blob, blen, NULL), TX_EDISTRICT);
+        tx_free(blob);
+    }
     txn_put(a.s, ga, "case", "own", "note", "a in its own scope");
     txn_put(a.s, gb, "case", "intrude", "note", "a writes into b's scope");
     txn_put(b.s, gb, "case", "b-own", "note", "b in its own scope");
@@ -1687,6 +1704,8 @@ static void test_revocation_many_communities(void **state)
         snprintf(comm[i], sizeof(comm[i]), "c%02d", i);
         member_new(&f, f.d, &off[i], name[i], comm[i], NODE_ROLE_OFFICE, 30);
     }
+    /* never through the node's own store: its revocation would lie beyond its cut */
+    assert_int_equal(node_district_revoke(f.d, hub2.s, hub2.id, 1, "decommissioned"), TX_EINVAL);
     assert_int_equal(node_district_revoke(f.d, hub.s, hub2.id, 1, "decommissioned"), TX_OK);
     for (int i = 0; i < MANY; i++) {
         struct held_keys k;
