@@ -562,6 +562,15 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
         if ((err = node__log_split(&v, NULL)))
             goto out;
         crdt_env_hash(v.mv_data, v.mv_size, o.head_hash);
+        {
+            /* the head's time: the last kept envelope's HLC */
+            struct crdt_env e;
+
+            if (crdt_env_decode(&e, v.mv_data, v.mv_size) == TX_OK) {
+                o.head_hlc = e.hlc;
+                crdt_env_release(&e);
+            }
+        }
     }
     o.head = c->cut;
     o.cut = c->cut;

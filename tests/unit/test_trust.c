@@ -934,6 +934,16 @@ static void test_revocation_rotation(void **state)
     assert_int_equal(rep.rejected, 0);
     assert_int_equal(head_of(&a, a2.id, &flags), 2);
     assert_true(flags & NODE_ORIGIN_REVOKED);
+    {
+        /* the truncated head keeps its envelope's time */
+        struct node_origin_info oa, oh;
+
+        assert_true(txn_origin(a.s, a2.id, &oa));
+        assert_true(txn_origin(hub.s, a2.id, &oh));
+        assert_true(oa.head_hlc != 0);
+        assert_true(oa.head_hlc == oh.head_hlc);
+        assert_memory_equal(oa.head_hash, oh.head_hash, CRDT_HASH_BYTES);
+    }
     expect_str(&a, ga, "case", "r1", "before the cut");
     expect_absent(&a, "case", "r2");
     txn_assert_verify(a.s);
