@@ -8,7 +8,11 @@ need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 
 need_cmd cc gcc
+# gcc only recommends the C library headers; --no-install-recommends skips them
+[ -f /usr/include/stdio.h ] || missing="$missing libc6-dev"
 need_cmd make make
+# scdoc renders the man pages, which the suite checks (tests/scripts/man_pages.sh)
+need_cmd scdoc scdoc
 need_cmd cmake cmake
 need_cmd pkg-config pkg-config
 if command -v pkg-config >/dev/null 2>&1; then
