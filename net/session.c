@@ -541,9 +541,16 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
         return fail(s, TX_EPROTO, "peer does not read its replies");
     }
     switch (m.type) {
-    case NET_MSG_VECTOR:
+    case NET_MSG_VECTOR: {
+        /* The vector may lower what we believe the peer holds (an envelope
+         * it refused or still holds, to be offered again) - but only when
+         * every ENVELOPES message we sent is credited: the peer credits after
+         * ingesting, so its vector then reflects all of them. With messages
+         * in flight it predates them, and lowering would resend them. */
+        int lower = s->outstanding == 0;
+
         for (uint32_t i = 0; i < m.nvec && !err; i++)
-            err = net_known_set(&s->known, m.vec[i].origin, m.vec[i].seq, 1);
+            err = net_known_set(&s->known, m.vec[i].origin, m.vec[i].seq, lower);
         if (!err)
             err = check_heads(s, &m);
         if (!err)
@@ -556,6 +563,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
         if (err)
             return fail(s, err, "vector handling failed");
         return net_session_pump(s, now);
+    }
     case NET_MSG_ENVELOPES: {
         struct net_ingest_result res;
 

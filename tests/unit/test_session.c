@@ -24,7 +24,8 @@
  * - goodbye: a clean close by the peer; EOF: a cut.
  * - flow control: a sender with thousands of envelopes never has more than
  *   `window` ENVELOPES messages outstanding; a sender that ignores the
- *   receiver's window is disconnected with TX_EPROTO.
+ *   receiver's window is still served (flow control is the sender's); a
+ *   vector that predates messages in flight resends nothing.
  * - forged envelopes: malformed ones, or ones with a flipped signature byte
  *   (at the frontier, alone or in a run, or re-sent over envelopes the
  *   receiver holds) close the session with TX_ESIG and apply nothing; the
@@ -982,8 +983,62 @@ static void test_credit_window(void **state)
     txt_assert_no_leak();
 }
 
-/* A sender whose window is larger than the receiver's sends more ENVELOPES
- * messages than it was given credit for: the receiver must drop it. */
+/* A vector that left the peer before our in-flight messages arrived there
+ * must not make us send them again; once everything is credited, a vector
+ * that still lacks something (the peer refused or holds it) does. */
+static void test_stale_vector(void **state)
+{
+    struct peer a, b;
+    struct link l;
+    size_t alen, blen;
+    uint8_t *ab, *bb;
+
+    (void)state;
+    txt_alloc_install();
+    peer_new(&a, "alpha");
+    peer_new(&b, "beta");
+    trust(&a, &b, NULL);
+    trust(&b, &a, NULL);
+    write_many(&a, 8);
+    a.cfg.batch_envs = 8;
+    a.cfg.window = 4;
+    link_open(&l, &a, &b); /* b holds a's first 8 */
+    assert_int_equal(info(&l, 1)->env_in, 8);
+    write_many(&a, 64);
+    assert_int_equal(net_session_pump(l.s[0], g_now), TX_OK);
+    ab = take(&l, 0, &alen); /* four batches in flight */
+    assert_non_null(ab);
+    /* b asks again, still knowing nothing of a's envelopes */
+    assert_int_equal(net_session_sync(l.s[1], g_now), TX_OK);
+    bb = take(&l, 1, &blen);
+    assert_non_null(bb);
+    feed(&l, 0, bb, blen);
+    tx_free(bb);
+    /* a answers with its vector only: nothing streamed again */
+    bb = take(&l, 0, &blen);
+    if (bb) {
+        size_t off[64], size[64];
+
+        assert_int_equal(frames(bb, blen, off, size, 64), 1);
+    }
+    feed(&l, 1, ab, alen);
+    tx_free(ab);
+    if (bb) {
+        feed(&l, 1, bb, blen);
+        tx_free(bb);
+    }
+    settle(&l);
+    assert_open(&l);
+    assert_same_log(&a, &b);
+    /* every envelope crossed once */
+    assert_int_equal(info(&l, 1)->env_in, 72);
+    assert_int_equal(info(&l, 0)->env_out, 72);
+    link_free(&l);
+    peer_free(&a);
+    peer_free(&b);
+    txt_assert_no_leak();
+}
+
 /* Flow control is the sender's (docs/protocol.md section 6.5): a sender that
  * ignores the receiver's window is served - every message ingested, every one
  * credited back - since the receiver ingests each frame before reading the
@@ -1764,7 +1819,8 @@ int main(void)
         cmocka_unit_test(test_wrong_network_key),     cmocka_unit_test(test_untrusted_peer),
         cmocka_unit_test(test_oversized_frame),       cmocka_unit_test(test_tampered_streams),
         cmocka_unit_test(test_clean_close),           cmocka_unit_test(test_credit_window),
-        cmocka_unit_test(test_credit_ignored),        cmocka_unit_test(test_forged_envelope),
+        cmocka_unit_test(test_credit_ignored),
+        cmocka_unit_test(test_stale_vector),        cmocka_unit_test(test_forged_envelope),
         cmocka_unit_test(test_equivocation_evidence), cmocka_unit_test(test_ping_and_timeouts),
         cmocka_unit_test(test_peer_messages),         cmocka_unit_test(test_low_order_point),
         cmocka_unit_test(test_reply_backlog),
