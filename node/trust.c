@@ -736,7 +736,9 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
             err = TX_ECRYPTO;
             goto out;
         }
-        err = node__key_install(s, w[i].scope, w[i].epoch, key);
+        /* with a rebuild: envelopes of that scope may be stored already
+         * (a bundle imported before the enrolment) */
+        err = node__key_install_rebuild(s, w[i].scope, w[i].epoch, key);
         sodium_memzero(key, sizeof(key));
         if (err == TX_EEXIST) /* held already, or wrapped twice for this node */
             err = TX_OK;

@@ -1692,6 +1692,33 @@ static void set_mode(const char *dir, const char *name, mode_t m)
     assert_int_equal(chmod(path, m), 0);
 }
 
+/* Envelopes that arrived before a node was enrolled (a bundle carried ahead
+ * of its certificate) become readable when the enrolment brings the key. */
+static void test_enrol_after_import(void **state)
+{
+    struct fx f;
+    struct member a, b;
+    char ga[CRDT_MAX_SCOPE + 1];
+    struct node_ingest_report rep;
+    (void)state;
+
+    fx_init(&f, "trust-late-enrol");
+    member_new(&f, f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    assert_int_equal(node_scope_general("a", ga), TX_OK);
+    txn_put(a.s, ga, "case", "c1", "note", "written before b was enrolled");
+    member_init(&f, &b, "office-a2", "a", NODE_ROLE_OFFICE);
+    rep = carry(&f, &a, &b);
+    assert_true(rep.unreadable > 0);
+    expect_absent(&b, "case", "c1");
+    member_enrol(f.d, &b, "office-a2", "a", NODE_ROLE_OFFICE, 30);
+    expect_str(&b, ga, "case", "c1", "written before b was enrolled");
+    member_reopen(&f, &b);
+    expect_str(&b, ga, "case", "c1", "written before b was enrolled");
+    member_close(&a);
+    member_close(&b);
+    fx_done(&f);
+}
+
 /* A revocation in a district of many communities publishes more than 1000
  * changes, so more than one envelope: no key wrap may be split between two of
  * them (readers take a wrap only when its fields arrive together), or the
@@ -1868,7 +1895,7 @@ int main(void)
         cmocka_unit_test(test_revocation_rotation),
         cmocka_unit_test(test_revocation_same_batch),
         cmocka_unit_test(test_revocation_clears_held),
-        cmocka_unit_test(test_revocation_many_communities),
+        cmocka_unit_test(test_enrol_after_import), cmocka_unit_test(test_revocation_many_communities),
         cmocka_unit_test(test_key_hygiene),
         cmocka_unit_test(test_revocation_dependent_writes),
         cmocka_unit_test(test_keywrap_not_root_signed),
