@@ -475,11 +475,12 @@ int node_refresh(struct node_store *s, int *changed)
 int node__system_process(struct node_store *s)
 {
     struct pubscan ps;
+    uint64_t seen;
     int err;
 
     if (!s->in_district)
         return TX_OK;
-    s->public_seen = public_last(s);
+    seen = public_last(s); /* recorded only once everything below succeeded */
     memset(&ps, 0, sizeof(ps));
     ps.s = s;
     if ((err = scan_public(s, &ps, !s->readonly && s->have_sk))) {
@@ -507,8 +508,12 @@ int node__system_process(struct node_store *s)
             node__log(s, NODE_LOG_INFO, "keys: received %s epoch %u", w->scope, w->epoch);
     }
     tx_free(ps.w);
-    if (err || s->readonly || !s->have_sk)
+    if (err)
         return err;
+    if (s->readonly || !s->have_sk) {
+        s->public_seen = seen;
+        return TX_OK;
+    }
     /* Revocations whose cut is below what we hold: drop the envelopes after the
      * cut and rebuild what they touched. */
     for (size_t i = 0; i < s->trust.n && !err; i++) {
@@ -519,6 +524,8 @@ int node__system_process(struct node_store *s)
         else if (te->revoked)
             err = node__mark_revoked(s, te->node, te->cut);
     }
+    if (!err)
+        s->public_seen = seen; /* a failure is retried by the next node_refresh */
     return err;
 }
 
