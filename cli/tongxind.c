@@ -737,8 +737,11 @@ static void on_housekeeping(uv_timer_t *t)
         dlog(1, "daemon: refresh: %s", tx_strerror(err));
     if (changed)
         node_certs_each(d->st, revoked_cb, d);
-    if (node_release_held(d->st, &r) == TX_OK && r.released)
-        net_uv_local_write(d->net);
+    /* A write transaction only when the clock can have freed something, or
+     * trust changed (a revocation cut meets held dependencies). */
+    if ((changed || node_held_for_time(d->st) == 1) && node_release_held(d->st, &r) == TX_OK &&
+        r.released)
+        changed = 1;
     if (changed)
         net_uv_local_write(d->net);
 }

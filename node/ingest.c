@@ -1023,3 +1023,20 @@ int node_release_held(struct node_store *s, struct node_ingest_report *rep)
     run_reset(&c);
     return err;
 }
+
+int node_held_for_time(struct node_store *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int err, rc, found = 0;
+
+    if ((err = node__read_cursor(s, DB_HELD, &txn, &cur)))
+        return err;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !found;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        found = v.mv_size > 0 && ((const uint8_t *)v.mv_data)[0] == NODE_R_HELD_SKEW;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return found;
+}

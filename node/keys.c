@@ -29,9 +29,8 @@ static int cache_add(struct node_store *s, const char *scope, uint32_t epoch, co
     struct scope_key *nk;
     uint8_t *k;
 
-    for (size_t i = 0; i < s->nkeys; i++)
-        if (s->keys[i].epoch == epoch && strcmp(s->keys[i].scope, scope) == 0)
-            return TX_OK;
+    if (node__scope_key(s, scope, epoch))
+        return TX_OK;
     k = sodium_malloc(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
     if (!k)
         return TX_ENOMEM;
@@ -108,6 +107,8 @@ int node__keys_load(struct node_store *s, MDB_txn *txn)
         }
         memcpy(scope, ks, sl);
         scope[sl] = '\0';
+        if (node__scope_key(s, scope, node__get_u32((const uint8_t *)ks + sl + 1)))
+            continue; /* cached: no X25519 to unseal it again (node_refresh) */
         if (crypto_box_seal_open(key, v.mv_data, v.mv_size, s->xpk, s->xsk) != 0) {
             /* Sealed to another key: this store's key file was replaced. */
             node__log(s, NODE_LOG_WARN, "keys: cannot unseal key for %s epoch %u", scope,

@@ -218,6 +218,12 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
 /* Try again to apply held envelopes (e.g. after the wall clock caught up with a
  * skewed timestamp). Cheap when nothing is held. */
 int node_release_held(struct node_store *s, struct node_ingest_report *rep);
+/* 1 if an envelope is held for its time (HELD_SKEW), the only hold that the
+ * clock alone can end (the others end when an ingest brings what they wait
+ * for, which releases them itself); 0 if none; a negative TX_E* on error.
+ * Read-only: a periodic caller uses it to skip node_release_held's write
+ * transaction. */
+int node_held_for_time(struct node_store *s);
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                   */

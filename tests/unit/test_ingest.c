@@ -353,6 +353,7 @@ static void test_gap(void **state)
     expect_unchanged(b.s, &d0);
     expect_f(b.s, "v1");
     assert_int_equal(txn_stats(b.s).held, 1);
+    assert_int_equal(node_held_for_time(b.s), 0); /* held for the gap, not the clock */
     assert_true(txn_origin(b.s, a.id, &oi));
     assert_int_equal(oi.head, 1);
     assert_int_equal(oi.held, 1);
@@ -1173,11 +1174,13 @@ static void test_skew_held_then_released(void **state)
     assert_int_equal(node_release_held(b, &rep), TX_OK);
     assert_int_equal(rep.released, 0);
     assert_int_equal(txn_stats(b).held, 1);
+    assert_int_equal(node_held_for_time(b), 1);
     /* The clock catches up. */
     clock_ms += 2 * 3600 * 1000;
     assert_int_equal(node_release_held(b, &rep), TX_OK);
     assert_int_equal(rep.released, 1);
     assert_int_equal(txn_stats(b).held, 0);
+    assert_int_equal(node_held_for_time(b), 0);
     expect_f(b, "future");
     txn_assert_verify(b);
 
