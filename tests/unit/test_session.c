@@ -1819,11 +1819,10 @@ int main(void)
         cmocka_unit_test(test_wrong_network_key),     cmocka_unit_test(test_untrusted_peer),
         cmocka_unit_test(test_oversized_frame),       cmocka_unit_test(test_tampered_streams),
         cmocka_unit_test(test_clean_close),           cmocka_unit_test(test_credit_window),
-        cmocka_unit_test(test_credit_ignored),
-        cmocka_unit_test(test_stale_vector),        cmocka_unit_test(test_forged_envelope),
-        cmocka_unit_test(test_equivocation_evidence), cmocka_unit_test(test_ping_and_timeouts),
-        cmocka_unit_test(test_peer_messages),         cmocka_unit_test(test_low_order_point),
-        cmocka_unit_test(test_reply_backlog),
+        cmocka_unit_test(test_credit_ignored),        cmocka_unit_test(test_stale_vector),
+        cmocka_unit_test(test_forged_envelope),       cmocka_unit_test(test_equivocation_evidence),
+        cmocka_unit_test(test_ping_and_timeouts),     cmocka_unit_test(test_peer_messages),
+        cmocka_unit_test(test_low_order_point),       cmocka_unit_test(test_reply_backlog),
     };
 
     txt_alloc_install();
