@@ -233,9 +233,10 @@ int node__trust_known(struct node_store *s, const struct node_trust *overlay, co
  * addressed to this node (rebuilding their scopes), enforce revocation cuts. */
 int node__system_process(struct node_store *s);
 /* A key wrap as published: 5 changes (reader, scope, epoch, wrapped, sig). */
-/* Write changes to the public scope in envelopes of at most 1000 changes,
- * never splitting one record's changes between two envelopes (readers take a
- * key wrap only when all its fields arrive together). */
+/* Write changes to the public scope in one transaction, as envelopes of at
+ * most 1000 changes, never splitting one record's changes between two
+ * envelopes (readers take a key wrap only when all its fields arrive
+ * together). All or nothing; one trust pass afterwards. */
 int node__publish_public(struct node_store *s, const struct node_change *ch, size_t nch);
 uint32_t node__keywrap_changes(struct node_change *ch, char *idbuf, const char *scope,
                                uint32_t epoch, const uint8_t *reader, const uint8_t *sealed,

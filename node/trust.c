@@ -853,9 +853,12 @@ static int same_record(const struct node_change *a, const struct node_change *b)
 
 int node__publish_public(struct node_store *s, const struct node_change *ch, size_t nch)
 {
-    int err = TX_OK;
+    size_t *sizes = tx_calloc(nch + 1, sizeof(*sizes)), n = 0;
+    int err;
 
-    for (size_t off = 0; off < nch && !err;) {
+    if (!sizes)
+        return TX_ENOMEM;
+    for (size_t off = 0; off < nch;) {
         size_t take = nch - off > 1000 ? 1000 : nch - off;
 
         if (off + take < nch) {
@@ -866,8 +869,11 @@ int node__publish_public(struct node_store *s, const struct node_change *ch, siz
             if (t > 0) /* else one record of over 1000 changes: split it */
                 take = t;
         }
-        err = node_write(s, NODE_PUBLIC_SCOPE, ch + off, take, NULL);
+        sizes[n++] = take;
         off += take;
     }
+    /* one transaction: published whole or not at all, one trust pass */
+    err = node_write_batch(s, NODE_PUBLIC_SCOPE, ch, sizes, n, NULL);
+    tx_free(sizes);
     return err;
 }
