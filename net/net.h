@@ -254,8 +254,9 @@ int net_uv_peer_remove(struct net_uv *u, const char *addr);
 int net_uv_peers_set(struct net_uv *u, const char *const *addrs, size_t n);
 /* New local envelopes: pump every open session. */
 void net_uv_local_write(struct net_uv *u);
-/* Close (with a goodbye naming reason) every session with this node: its
- * certificate was revoked. */
+/* Close (with an error naming reason) every session with this node: its
+ * certificate was revoked. What the session can stream first (the revocation
+ * among it) is sent before the close. */
 void net_uv_close_node(struct net_uv *u, const uint8_t node[CRDT_KEY_BYTES], int code,
                        const char *reason);
 /* Exchange vectors with every peer now, and dial every backing-off peer now. */

@@ -711,6 +711,9 @@ void net_uv_close_node(struct net_uv *u, const uint8_t node[CRDT_KEY_BYTES], int
         if (si->state != NET_OPEN || memcmp(si->peer, node, CRDT_KEY_BYTES))
             continue;
         ulog(u, NET_LOG_WARN, "net: closing the session with a revoked node");
+        /* first stream what it lacks - the revocation itself among it - so
+         * that the node learns of it and stops writing */
+        net_session_pump(c->s, now_ms(u));
         net_session_close(c->s, code, reason);
         after(c);
     }
