@@ -12,6 +12,7 @@
 # known totals in the hub's reports after the partition heals (the test suite
 # runs --short --check).
 set -eu
+. "$(dirname "$0")/lib/daemons.sh"
 
 BUILD=build
 SHORT=0
@@ -32,8 +33,7 @@ TXD=${TONGXIND_BIN:-$BUILD/cli/tongxind}
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/tongxin-demo.XXXXXX")
 PIDS=""
 cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
+    stop_all
     if [ "$KEEP" = 1 ]; then echo "demo: files kept in $ROOT"; else rm -rf "$ROOT"; fi
 }
 trap cleanup EXIT INT TERM
@@ -43,38 +43,17 @@ say() { printf '\n%s== %s%s\n' "$B" "$*" "$N"; }
 t0=$(date +%s)
 
 OFFICES="xidajie fulin bojin gongyuan"
-BASE=$(( 20000 + ($$ % 2000) * 5 ))
-port() {
-    case $1 in
-    hub) echo $BASE ;; xidajie) echo $((BASE + 1)) ;; fulin) echo $((BASE + 2)) ;;
-    bojin) echo $((BASE + 3)) ;; gongyuan) echo $((BASE + 4)) ;;
-    esac
-}
 
-# wait_for DESCRIPTION SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-    what=$1; limit=$2; shift 2
-    end=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do
-        if [ "$(date +%s)" -ge "$end" ]; then
-            echo "demo: timed out waiting for $what" >&2
-            for f in "$ROOT"/*.log; do echo "--- $f" >&2; tail -20 "$f" >&2; done
-            exit 1
-        fi
-        sleep 0.1
-    done
-}
-online() { "$TX" -D "$ROOT/$1" status --json 2>/dev/null | grep -q '"online":true'; }
 converged() {
     h=$("$TX" -D "$ROOT/hub" digest --log) || return 1
     for n in $OFFICES; do [ "$("$TX" -D "$ROOT/$n" digest --log)" = "$h" ] || return 1; done
 }
 start() { # NODE [PEER]
     if [ -n "${2:-}" ]; then
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" --peer "127.0.0.1:$(port "$2")" \
+        "$TXD" -D "$ROOT/$1" --listen 127.0.0.1:0 --peer "127.0.0.1:$(port_of "$2")" \
             2>>"$ROOT/$1.log" &
     else
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" 2>>"$ROOT/$1.log" &
+        "$TXD" -D "$ROOT/$1" --listen 127.0.0.1:0 2>>"$ROOT/$1.log" &
     fi
     eval "PID_$1=$!"
     PIDS="$PIDS $!"
@@ -143,12 +122,14 @@ for o in $OFFICES; do
 done
 "$TX" -D "$ROOT/hub" certs list
 
-say "Five tongxind processes on 127.0.0.1:$(port hub)-$(port gongyuan); 铂金水岸 reaches the hub only through 西大街"
+say "Five tongxind processes on 127.0.0.1; 铂金水岸 reaches the hub only through 西大街"
 start hub
 start xidajie hub
 start fulin hub
 start bojin xidajie
 start gongyuan hub
+HUB_PORT=$(port_of hub)
+echo "hub on port $HUB_PORT; offices on$(for o in $OFFICES; do printf ' %s' "$(port_of "$o")"; done)"
 
 say "Each office loads its records (the data set follows the Linchuan report's figures)"
 for o in $OFFICES; do "$TX" -D "$ROOT/$o" demo load; done
@@ -158,7 +139,7 @@ echo "the hub holds $("$TX" -D "$ROOT/hub" status --json | sed 's/.*"envelopes":
 [ "$CHECK" = 1 ] && check_totals "after the first sync" 0 -
 
 say "抚临社区 loses its link to the hub (peers remove); both sides keep writing"
-"$TX" -D "$ROOT/fulin" peers remove "127.0.0.1:$(port hub)"
+"$TX" -D "$ROOT/fulin" peers remove "127.0.0.1:$HUB_PORT"
 linked() { "$TX" -D "$ROOT/$1" status --json | sed 's/"origins":.*//' | grep -q '"state":"connected"'; }
 unlinked() { ! linked "$1"; }
 wait_for "抚临社区's link to drop" 20 unlinked fulin
@@ -174,7 +155,7 @@ echo "抚临社区 recorded a ballot while cut off; the hub recorded the same ho
 [ "$SHORT" = 1 ] || "$TX" -D "$ROOT/fulin" status | sed -n '/^NODE\|^PEER\|offline\|connect\|down/p'
 
 say "The link comes back (peers add): 抚临社区 and the hub exchange what each lacks"
-"$TX" -D "$ROOT/fulin" peers add "127.0.0.1:$(port hub)"
+"$TX" -D "$ROOT/fulin" peers add "127.0.0.1:$HUB_PORT"
 wait_for "convergence" 60 converged
 echo "all five nodes hold the same envelopes (log digest $("$TX" -D "$ROOT/hub" digest --log | cut -c1-16)...)"
 echo "the household's two ballots are a visible conflict, never a silent winner:"

@@ -4,21 +4,13 @@
 # SIGHUP reloading the peer list, writes pushed at once (not at the next vector
 # exchange), `sync now`, status offline and online, and a clean SIGTERM.
 set -eu
+. "${TX_SRC:-.}/scripts/lib/daemons.sh"
 TX=${TONGXIN_BIN:?}
 TXD=${TONGXIND_BIN:?}
 ROOT=$(mktemp -d "${TX_TEST_TMP:-/tmp}/daemonops.XXXXXX")
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$ROOT"
-}
+cleanup() { stop_all; rm -rf "$ROOT"; }
 trap cleanup EXIT INT TERM
-fail() { echo "daemon_ops: $*"; for f in "$ROOT"/*.log; do echo "--- $f"; tail -12 "$f"; done; exit 1; }
-wait_for() { what=$1; limit=$2; shift 2; end=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$end" ] || fail "timed out: $what"; sleep 0.1; done; }
-online() { "$TX" -D "$ROOT/$1" status --json 2>/dev/null | grep -q '"online":true'; }
-P1=$(( 36000 + ($$ % 2000) * 2 )); P2=$((P1 + 1))
 
 "$TX" district init --out "$ROOT/district" >/dev/null 2>&1
 "$TX" -D "$ROOT/a" init --community a --role hub --name node-a --district "$ROOT/district" >/dev/null 2>&1
@@ -28,7 +20,7 @@ P1=$(( 36000 + ($$ % 2000) * 2 )); P2=$((P1 + 1))
 "$TX" -D "$ROOT/a" status | grep -q "offline" || fail "offline status not marked"
 
 # a bad configuration key is refused with its line number, exit 2
-printf '[node]\nlisten = 127.0.0.1:%s\n[sync]\ncolour = blue\n' "$P1" >"$ROOT/bad.conf"
+printf '[node]\nlisten = 127.0.0.1:0\n[sync]\ncolour = blue\n' >"$ROOT/bad.conf"
 set +e
 "$TXD" -D "$ROOT/a" --config "$ROOT/bad.conf" 2>"$ROOT/bad.log"; rc=$?
 set -e
@@ -43,22 +35,23 @@ set -e
 grep -q "line 2" "$ROOT/bad2.log" || fail "out-of-range max_held: no line number in: $(cat "$ROOT/bad2.log")"
 
 # A: long vector interval, so only the eager push can deliver writes quickly
-printf '[node]\nlisten = 127.0.0.1:%s\nlog_level = debug\n[sync]\nvector_interval = 3600\n[store]\nmax_held = 5000\nmap_max_mib = 4096\n' "$P1" \
+printf '[node]\nlisten = 127.0.0.1:0\nlog_level = debug\n[sync]\nvector_interval = 3600\n[store]\nmax_held = 5000\nmap_max_mib = 4096\n' \
     >"$ROOT/a.conf"
 "$TXD" -D "$ROOT/a" --config "$ROOT/a.conf" 2>>"$ROOT/a.log" & PA=$!; PIDS="$PIDS $PA"
 wait_for "a to start" 20 online a
+P1=$(port_of a)
 grep -q "hold queue limited to 5000 envelopes" "$ROOT/a.log" || fail "[store] max_held not applied"
 grep -q "map_max_mib .* not applied" "$ROOT/a.log" && fail "[store] map_max_mib refused"
 
 # a second daemon on the same data directory is refused: exit 6
 set +e
-"$TXD" -D "$ROOT/a" --listen "127.0.0.1:$P2" 2>"$ROOT/second.log"; rc=$?
+"$TXD" -D "$ROOT/a" --listen 127.0.0.1:0 2>"$ROOT/second.log"; rc=$?
 set -e
 [ $rc = 6 ] || fail "second daemon: exit $rc, expected 6"
 grep -q "another tongxind is running" "$ROOT/second.log" || fail "second daemon: no clear message"
 
 # B starts with no peers; `peers add` connects it and is remembered in DIR/peers
-"$TXD" -D "$ROOT/b" --listen "127.0.0.1:$P2" 2>>"$ROOT/b.log" & PB=$!; PIDS="$PIDS $PB"
+"$TXD" -D "$ROOT/b" --listen 127.0.0.1:0 2>>"$ROOT/b.log" & PB=$!; PIDS="$PIDS $PB"
 wait_for "b to start" 20 online b
 "$TX" -D "$ROOT/b" peers add "127.0.0.1:$P1" >/dev/null
 grep -qx "127.0.0.1:$P1" "$ROOT/b/peers" || fail "peers add not kept in DIR/peers"

@@ -6,38 +6,19 @@
 #  - nothing acknowledged is lost: every write that `records put` acknowledged
 #    is present on every node at the end.
 set -eu
+. "${TX_SRC:-.}/scripts/lib/daemons.sh"
 TX=${TONGXIN_BIN:?}
 TXD=${TONGXIND_BIN:?}
 ROOT=$(mktemp -d "${TX_TEST_TMP:-/tmp}/netproc.XXXXXX")
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$ROOT"
-}
+cleanup() { stop_all; rm -rf "$ROOT"; }
 trap cleanup EXIT INT TERM
-fail() {
-    echo "net_processes: $*"
-    for f in "$ROOT"/*.log; do echo "--- $f"; tail -15 "$f"; done
-    exit 1
-}
-wait_for() { # DESCRIPTION SECONDS COMMAND...
-    what=$1; limit=$2; shift 2
-    end=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$end" ] || fail "timed out waiting for $what"
-        sleep 0.1
-    done
-}
-online() { "$TX" -D "$ROOT/$1" status --json 2>/dev/null | grep -q '"online":true'; }
-BASE=$(( 30000 + ($$ % 3000) * 4 ))
-port() { case $1 in hub) echo $BASE ;; a) echo $((BASE + 1)) ;; b) echo $((BASE + 2)) ;; c) echo $((BASE + 3)) ;; esac; }
-start() { # NODE [PEER]
+start() { # NODE [PEER]: listens on a port the kernel picks; PEER is running
     if [ -n "${2:-}" ]; then
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" --peer "127.0.0.1:$(port "$2")" \
+        "$TXD" -D "$ROOT/$1" --listen 127.0.0.1:0 --peer "127.0.0.1:$(port_of "$2")" \
             2>>"$ROOT/$1.log" &
     else
-        "$TXD" -D "$ROOT/$1" --listen "127.0.0.1:$(port "$1")" 2>>"$ROOT/$1.log" &
+        "$TXD" -D "$ROOT/$1" --listen 127.0.0.1:0 2>>"$ROOT/$1.log" &
     fi
     eval "PID_$1=$!"
     PIDS="$PIDS $!"

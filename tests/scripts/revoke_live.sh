@@ -4,21 +4,13 @@
 # laptop, refuses its next handshake, and records written by the community in
 # the rotated key epoch reach the hub readable.
 set -eu
+. "${TX_SRC:-.}/scripts/lib/daemons.sh"
 TX=${TONGXIN_BIN:?}
 TXD=${TONGXIND_BIN:?}
 ROOT=$(mktemp -d "${TX_TEST_TMP:-/tmp}/revokelive.XXXXXX")
 PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-    for p in $PIDS; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$ROOT"
-}
+cleanup() { stop_all; rm -rf "$ROOT"; }
 trap cleanup EXIT INT TERM
-fail() { echo "revoke_live: $*"; for f in "$ROOT"/*.log; do echo "--- $f"; tail -12 "$f"; done; exit 1; }
-wait_for() { what=$1; limit=$2; shift 2; end=$(( $(date +%s) + limit ))
-    until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -lt "$end" ] || fail "timed out: $what"; sleep 0.1; done; }
-online() { "$TX" -D "$ROOT/$1" status --json 2>/dev/null | grep -q '"online":true'; }
-P=$(( 38000 + ($$ % 2000) * 3 ))
 
 "$TX" district init --out "$ROOT/district" >/dev/null 2>&1
 "$TX" -D "$ROOT/hub" init --community district --role hub --name hub --district "$ROOT/district" >/dev/null 2>&1
@@ -26,10 +18,11 @@ P=$(( 38000 + ($$ % 2000) * 3 ))
 "$TX" -D "$ROOT/laptop" init --community a --role office --name laptop --district "$ROOT/district" >/dev/null 2>&1
 LAPTOP=$("$TX" -D "$ROOT/laptop" id)
 
-"$TXD" -D "$ROOT/hub" --listen "127.0.0.1:$P" 2>>"$ROOT/hub.log" & PIDS="$PIDS $!"
+"$TXD" -D "$ROOT/hub" --listen 127.0.0.1:0 2>>"$ROOT/hub.log" & PIDS="$PIDS $!"
 wait_for "hub" 20 online hub
-"$TXD" -D "$ROOT/a" --listen "127.0.0.1:$((P + 1))" --peer "127.0.0.1:$P" 2>>"$ROOT/a.log" & PIDS="$PIDS $!"
-"$TXD" -D "$ROOT/laptop" --listen "127.0.0.1:$((P + 2))" --peer "127.0.0.1:$P" 2>>"$ROOT/laptop.log" & PIDS="$PIDS $!"
+P=$(port_of hub)
+"$TXD" -D "$ROOT/a" --listen 127.0.0.1:0 --peer "127.0.0.1:$P" 2>>"$ROOT/a.log" & PIDS="$PIDS $!"
+"$TXD" -D "$ROOT/laptop" --listen 127.0.0.1:0 --peer "127.0.0.1:$P" 2>>"$ROOT/laptop.log" & PIDS="$PIDS $!"
 wait_for "a" 20 online a
 wait_for "laptop" 20 online laptop
 peer_up() { "$TX" -D "$ROOT/hub" status --json | sed 's/"origins":.*//' | grep -q "\"name\":\"$1\",\"last_contact"; }
