@@ -42,7 +42,5 @@ typedef int (*demo_emit_fn)(void *ctx, const char *scope, const struct node_chan
 int demo_generate(const char *community, uint64_t seed, demo_emit_fn emit, void *ctx,
                   struct demo_stats *st);
 const char *demo_community_name(const char *community);
-/* NULL-terminated list of the data set's community ids. */
-const char *const *demo_communities(void);
 
 #endif

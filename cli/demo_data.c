@@ -753,9 +753,3 @@ const char *demo_community_name(const char *community)
     return NULL;
 }
 
-const char *const *demo_communities(void)
-{
-    static const char *const ids[] = {"xidajie", "fulin", "bojin", "gongyuan", NULL};
-
-    return ids;
-}

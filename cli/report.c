@@ -698,11 +698,9 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
     struct fresh *fr = calloc(1, sizeof(*fr));
     char b[16][64];
     int err;
-    struct timespec ts;
 
     if (!x || !fr)
         abort();
-    (void)ts;
     x->now = cli_now_ms();
     x->st = s;
     x->only = community;
@@ -1193,7 +1191,7 @@ int cli_report(struct node_store *s, const char *name, const char *community, js
         for (size_t i = 0; i < nsect; i++) {
             if (i)
                 fputc('\n', out);
-            sect_table(&sections[i], out, nsect > 1 || 1);
+            sect_table(&sections[i], out, 1);
         }
     }
 out:

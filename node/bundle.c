@@ -103,12 +103,9 @@ static int write_header(struct node_store *s, MDB_txn *txn, struct out *o, uint6
     struct tx_mpw w;
     MDB_cursor *cur;
     MDB_val k, v;
-    MDB_stat st;
     uint8_t prefix[PREFIX_BYTES];
     int rc, err;
 
-    if ((rc = mdb_stat(txn, s->dbi[DB_ORIGINS], &st)))
-        return node__mdb_err(rc);
     tx_mpw_init(&w, MAX_HEADER);
     tx_mpw_array(&w, 5);
     tx_mpw_bin(&w, s->info.id, CRDT_KEY_BYTES);

@@ -60,7 +60,6 @@ struct ingest_ctx {
     struct node__txstate ts;
     struct node__reccache *rc;
     uint64_t appended;
-    uint64_t sigchecks;
     int release_only;
     struct node_trust overlay; /* certificates and revocations carried by the batch */
 };
@@ -224,12 +223,11 @@ static int evidence_put(struct node_store *s, MDB_txn *txn, struct orig *o, stru
     return rc == MDB_KEYEXIST ? TX_OK : node__mdb_err(rc);
 }
 
-static int sig_ok(struct ingest_ctx *c, struct cand *x)
+/* x->sig caches the verdict (the pre-pass may have filled it). */
+static int sig_ok(struct cand *x)
 {
-    if (!x->sig) {
-        c->sigchecks++;
+    if (!x->sig)
         x->sig = node__sign_verify(x->bytes, x->len, x->env.origin) == TX_OK ? 1 : 2;
-    }
     return x->sig == 1;
 }
 
@@ -388,7 +386,7 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
                 c->rep->duplicate++;
         } else if (o->row.flags & NODE_ORIGIN_FROZEN) {
             reject(c, x, NODE_R_FROZEN);
-        } else if (sig_ok(c, x)) {
+        } else if (sig_ok(x)) {
             if ((err = evidence_put(s, txn, o, x)))
                 return err;
             reject(c, x, NODE_R_EQUIVOCATION);
@@ -415,7 +413,7 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
             if (k2 - j == 1)
                 continue;
             for (size_t m = j; m < k2; m++) {
-                if (sig_ok(c, o->c[m])) {
+                if (sig_ok(o->c[m])) {
                     o->c[m]->verified = 1;
                     good++;
                 } else {
@@ -483,7 +481,7 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
             size_t good = have_verified ? last_verified + 1 : 0;
 
             for (size_t r = run; r > good; r--)
-                if (sig_ok(c, o->c[r - 1])) {
+                if (sig_ok(o->c[r - 1])) {
                     good = r;
                     break;
                 }
@@ -505,7 +503,7 @@ static int check_origin(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c
 
             if (!x || x->state == C_DONE || x->verified)
                 continue;
-            if (!sig_ok(c, x)) {
+            if (!sig_ok(x)) {
                 reject(c, x, NODE_R_BADSIG);
                 continue;
             }
@@ -617,7 +615,6 @@ static int apply_ready(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c)
                     (err = node__append(s, txn, &c->ts, c->rc, &o->row, &x->env, x->bytes, x->len,
                                         x->hash, 1, &readable)))
                     return err;
-                o = &c->o[i]; /* orig_ensure never reallocates, but stay safe */
                 o->dirty = 1;
                 x->state = C_DONE;
                 if (x->from_held)

@@ -250,9 +250,6 @@ int node__wrap_verify(const uint8_t district[32], const char *scope, uint32_t ep
 void node__netkey_digest(const uint8_t node[32], const uint8_t sealed[80], uint8_t out[32]);
 #define NODE_WRAP_CTX   "tongxin-keywrap-v1"
 #define NODE_NETKEY_CTX "tongxin-netkey-v1"
-/* Iterate records of one scope and type (a key range, not a full scan). */
-int node__records_range(struct node_store *s, const char *scope, const char *type,
-                        node_record_cb cb, void *ctx);
 
 /* revocation on disk (apply.c) */
 uint64_t node__origin_head(struct node_store *s, const uint8_t *origin);

@@ -127,44 +127,6 @@ int node_records_each(struct node_store *s, const char *type, node_record_cb cb,
     return err;
 }
 
-int node__records_range(struct node_store *s, const char *scope, const char *type,
-                        node_record_cb cb, void *ctx)
-{
-    char prefix[CRDT_MAX_SCOPE + CRDT_MAX_TYPE + 2];
-    size_t plen;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int err, rc;
-
-    if ((err = node__record_key(prefix, sizeof(prefix), &plen, scope, strlen(scope), type,
-                                strlen(type), "", 0)))
-        return err;
-    if ((err = node__read_cursor(s, DB_RECORDS, &txn, &cur)))
-        return err;
-    k.mv_size = plen;
-    k.mv_data = prefix;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        struct node_record r;
-
-        if ((err = record_from(&k, &v, &r))) {
-            node_record_release(&r);
-            break;
-        }
-        err = cb(&r, ctx);
-        node_record_release(&r);
-        if (err)
-            break;
-    }
-    if (!err && rc && rc != MDB_NOTFOUND)
-        err = node__mdb_err(rc);
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return err;
-}
-
 int node_digest(struct node_store *s, uint8_t out[CRDT_HASH_BYTES])
 {
     struct crdt_digest d;
