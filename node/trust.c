@@ -677,6 +677,10 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
         tx_mpr_bin(&r, &cert, &certlen, 2048) || tx_mpr_bin(&r, &netsealed, &nlen, 80) ||
         nlen != 80 || tx_mpr_bin_fixed(&r, netsig, 64) || tx_mpr_array(&r, &nw, 65536))
         return TX_ECORRUPT;
+    /* an entry takes at least 180 bytes (reader 34, sealed 82, sig 66, ...):
+     * a count the file cannot hold allocates nothing */
+    if (nw > tx_mpr_left(&r) / 180)
+        return TX_ECORRUPT;
     if ((err = node_cert_decode(cert, certlen, &c)))
         return err;
     {
