@@ -36,7 +36,6 @@ struct net_session {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t inflight;
-    uint8_t *scratch; /* decrypted frame */
     unsigned events;
     struct net_session_info info;
     struct net_known known;
@@ -318,7 +317,6 @@ void net_session_free(struct net_session *s)
     net_known_release(&s->known);
     tx_free(s->in);
     tx_free(s->out);
-    tx_free(s->scratch);
     tx_free(s);
 }
 
@@ -785,7 +783,10 @@ static int on_handshake(struct net_session *s, const uint8_t *b, size_t len, uin
 
 /* ---- input ---- */
 
-static int on_frame(struct net_session *s, const uint8_t *b, size_t len, uint64_t now)
+/* b is the frame body in the input buffer; transport frames are decrypted
+ * in place (ChaCha20-Poly1305 allows it), so a session keeps no second
+ * frame-sized buffer. */
+static int on_frame(struct net_session *s, uint8_t *b, size_t len, uint64_t now)
 {
     int err;
 
@@ -793,11 +794,9 @@ static int on_frame(struct net_session *s, const uint8_t *b, size_t len, uint64_
         return on_handshake(s, b, len, now);
     if (len < NOISE_TAG)
         return fail(s, TX_EPROTO, "short frame");
-    if (!s->scratch && !(s->scratch = tx_malloc(NET_MAX_FRAME)))
-        return fail(s, TX_ENOMEM, "out of memory");
-    if ((err = net__cipher_decrypt(&s->rx, b, len, s->scratch)))
+    if ((err = net__cipher_decrypt(&s->rx, b, len, b)))
         return fail(s, TX_EAUTH, "frame failed authentication (tampered, replayed or reordered)");
-    return on_message(s, s->scratch, len - NOISE_TAG, now);
+    return on_message(s, b, len - NOISE_TAG, now);
 }
 
 int net_session_feed(struct net_session *s, const uint8_t *data, size_t len, uint64_t now_ms)

@@ -46,15 +46,6 @@
 
 #define T0        UINT64_C(1764300000000)
 #define MAX_HELLO 3900 /* our hello in a handshake message stays under the 4 KiB cap */
-#ifdef TX_FUZZ_TARGET
-/* Under replay.c, whose allocator refuses more than 1 MiB + 256 bytes per
- * input byte: an open session takes its 1 MiB decrypt buffer (and some 8 KiB
- * more) on the first frame it reads, so inputs that would make it read one
- * are at least this long there. libFuzzer has no such limit. */
-#define OPEN_MIN 64
-#else
-#define OPEN_MIN 0
-#endif
 
 enum {
     M_RESP_RAW,
@@ -812,7 +803,7 @@ static void run_hello(struct run *r, int initiator, const uint8_t *p, size_t n)
         r->enomem = 1;
     if (!r->enomem)
         FZ_CHECK((net_session_info(r->s)->state == NET_OPEN) == admit);
-    if (net_session_info(r->s)->state == NET_OPEN && r->size >= OPEN_MIN)
+    if (net_session_info(r->s)->state == NET_OPEN)
         feed_records(r, p + hl, n - hl);
 out:
     free(msg);
@@ -821,11 +812,11 @@ out:
 }
 
 #ifdef TX_FUZZ_TARGET
-/* Under replay.c (see OPEN_MIN): a header after the handshake makes the
- * session reserve the frame's whole body at once (up to NET_MAX_FRAME), by
- * design, besides its decrypt buffer. Raw streams (which reach the open state
- * when they carry a transcript) that claim more than the input could pay for
- * there are left to libFuzzer; headers within the handshake cap cost little. */
+/* Under replay.c, whose allocator refuses more than 1 MiB + 256 bytes per
+ * input byte: a header after the handshake makes the session reserve the
+ * frame's whole body at once (up to NET_MAX_FRAME), by design. Raw streams (which reach the open
+ * state when they carry a transcript) that claim more than the input could pay for there are left
+ * to libFuzzer; headers within the handshake cap cost little. */
 static int affordable(const uint8_t *p, size_t n, size_t size)
 {
     size_t off = 0;
@@ -855,8 +846,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.rng = data[1] * UINT64_C(0x100000001b3) + size;
     r.now = T0;
     r.size = size;
-    if (size < OPEN_MIN && (mode == M_OPEN_RAW || mode == M_OPEN_MSGS || mode == M_OPEN_INIT_MSGS))
-        return 0;
 #ifdef TX_FUZZ_TARGET
     if (mode <= M_OPEN_RAW && !affordable(data + 2, size - 2, size))
         return 0;
