@@ -396,13 +396,36 @@ static int send_vector(struct net_session *s, int reply, uint64_t now)
     return send_w(s, &w);
 }
 
+/* Send one ENVELOPES message of the count envelopes encoded in body (released
+ * here); nothing when count is 0. The peer credits every ENVELOPES message,
+ * streamed, evidence or GET answer, so a queued one counts as outstanding. */
+static int send_envelopes(struct net_session *s, struct tx_mpw *body, uint32_t count)
+{
+    struct tx_mpw w;
+    int err = tx_mpw_finish(body);
+
+    if (!err && count) {
+        tx_mpw_init(&w, NET_MAX_FRAME - 64);
+        tx_mpw_array(&w, 2);
+        tx_mpw_uint(&w, NET_MSG_ENVELOPES);
+        tx_mpw_array(&w, count);
+        tx_mpw_raw(&w, body->buf, body->len);
+        if (!(err = send_w(s, &w))) {
+            s->outstanding++;
+            s->info.env_out += count;
+        }
+    }
+    tx_mpw_release(body);
+    return err;
+}
+
 int net_session_pump(struct net_session *s, uint64_t now_ms)
 {
     (void)now_ms;
     if (s->info.state != NET_OPEN || !s->have_peer_vec)
         return TX_OK;
     while (s->outstanding < s->cfg.window && s->out_len + s->inflight < s->cfg.max_outbuf) {
-        struct tx_mpw body, w;
+        struct tx_mpw body;
         size_t count = 0;
         int err;
 
@@ -419,16 +442,8 @@ int net_session_pump(struct net_session *s, uint64_t now_ms)
             break;
         }
         s->info.caught_up = 0;
-        tx_mpw_init(&w, NET_MAX_FRAME - 64);
-        tx_mpw_array(&w, 2);
-        tx_mpw_uint(&w, NET_MSG_ENVELOPES);
-        tx_mpw_array(&w, (uint32_t)count);
-        tx_mpw_raw(&w, body.buf, body.len);
-        tx_mpw_release(&body);
-        if ((err = send_w(s, &w)))
+        if ((err = send_envelopes(s, &body, (uint32_t)count)))
             return fail(s, err, "send failed");
-        s->outstanding++;
-        s->info.env_out += count;
     }
     return TX_OK;
 }
@@ -448,7 +463,6 @@ static int check_heads(struct net_session *s, const struct net_msg *m)
     struct net_vec_entry *v = NULL;
     size_t n = 0;
     int err = s->cfg.store->vector(s->cfg.store_ctx, &v, &n);
-    struct tx_mpw w;
     uint32_t count = 0;
     struct tx_mpw body;
 
@@ -509,18 +523,7 @@ static int check_heads(struct net_session *s, const struct net_msg *m)
         }
     }
     tx_free(v);
-    if (count && !tx_mpw_finish(&body)) {
-        tx_mpw_init(&w, NET_MAX_FRAME - 64);
-        tx_mpw_array(&w, 2);
-        tx_mpw_uint(&w, NET_MSG_ENVELOPES);
-        tx_mpw_array(&w, count);
-        tx_mpw_raw(&w, body.buf, body.len);
-        err = send_w(s, &w);
-        /* The peer credits every ENVELOPES message back, evidence too. */
-        s->outstanding++;
-    }
-    tx_mpw_release(&body);
-    return err;
+    return send_envelopes(s, &body, count);
 }
 
 static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uint64_t now)
@@ -607,7 +610,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
         s->outstanding -= m.credit;
         return net_session_pump(s, now);
     case NET_MSG_GET: {
-        struct tx_mpw body, w;
+        struct tx_mpw body;
         uint32_t count = 0;
 
         tx_mpw_init(&body, NET_MAX_FRAME / 2);
@@ -625,17 +628,7 @@ static int on_message(struct net_session *s, const uint8_t *buf, size_t len, uin
             tx_free(env);
             count++;
         }
-        err = tx_mpw_finish(&body);
-        if (!err) {
-            tx_mpw_init(&w, NET_MAX_FRAME - 64);
-            tx_mpw_array(&w, 2);
-            tx_mpw_uint(&w, NET_MSG_ENVELOPES);
-            tx_mpw_array(&w, count);
-            tx_mpw_raw(&w, body.buf, body.len);
-            err = send_w(s, &w);
-            s->outstanding++;
-        }
-        tx_mpw_release(&body);
+        err = send_envelopes(s, &body, count);
         return err ? fail(s, err, "reply failed") : TX_OK;
     }
     case NET_MSG_PING: {
