@@ -527,20 +527,14 @@ static int records_get(struct cli *c, int argc, char **argv)
     return CLI_OK;
 }
 
-struct list_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-};
-
 static int list_cb(const struct node_record *r, void *vctx)
 {
-    struct list_ctx *lc = vctx;
+    struct cli_list *lc = vctx;
     char nf[16], nc[16];
     uint32_t conflicts = 0;
 
     if (lc->json) {
-        json_array_append_new(lc->arr, record_json(r));
+        cli_list_add(lc, record_json(r));
         return 0;
     }
     for (uint32_t i = 0; i < r->rec.n; i++)
@@ -550,7 +544,7 @@ static int list_cb(const struct node_record *r, void *vctx)
     snprintf(nc, sizeof(nc), "%u", conflicts);
     {
         const char *row[] = {r->type, r->id, r->scope, nf, nc};
-        cli_table_add(&lc->t, row);
+        cli_list_row(lc, row);
     }
     return 0;
 }
@@ -559,7 +553,7 @@ static int records_list(struct cli *c, int argc, char **argv)
 {
     char *pos[1];
     int npos = 0, rc, err;
-    struct list_ctx lc;
+    struct cli_list lc;
     const struct cli_opt opts[] = {{"--json", 0, NULL, &lc.json}, {NULL, 0, NULL, NULL}};
     static const char *const hdr[] = {"TYPE", "ID", "SCOPE", "FIELDS", "CONFLICTS"};
     struct node_store *s;
@@ -573,33 +567,17 @@ static int records_list(struct cli *c, int argc, char **argv)
         return rc;
     if ((rc = cli_open(c, 1, &s)))
         return rc;
-    if (lc.json)
-        lc.arr = json_array();
-    else
-        cli_table_init(&lc.t, 5, hdr);
+    cli_list_begin(&lc, 5, hdr);
     err = node_records_each(s, npos ? pos[0] : NULL, list_cb, &lc);
     node_close(s);
-    if (err) {
-        if (lc.json)
-            json_decref(lc.arr);
-        else
-            cli_table_release(&lc.t);
+    if (cli_list_end(&lc, err))
         return cli_fail(err, "list records");
-    }
-    if (lc.json) {
-        cli_json_print(lc.arr);
-    } else {
-        cli_table_print(&lc.t, stdout);
-        cli_table_release(&lc.t);
-    }
     return CLI_OK;
 }
 
 struct hist_ctx {
     const char *type, *id;
-    int json;
-    json_t *arr;
-    struct cli_table t;
+    struct cli_list l;
 };
 
 static const char *opname(int code)
@@ -634,7 +612,7 @@ static int hist_cb(const struct node_log_entry *e, void *vctx)
             continue;
         hit = 1;
         cli_value_text(&op->value, vbuf, sizeof(vbuf));
-        if (h->json) {
+        if (h->l.json) {
             json_t *o = json_object();
 
             if (!ops)
@@ -653,7 +631,7 @@ static int hist_cb(const struct node_log_entry *e, void *vctx)
         return 0;
     node_hex(e->origin, CRDT_KEY_BYTES, hex);
     cli_time(CRDT_HLC_MS(e->hlc), when, sizeof(when));
-    if (h->json) {
+    if (h->l.json) {
         json_t *o = json_object();
 
         json_object_set_new(o, "origin", json_string(hex));
@@ -662,13 +640,13 @@ static int hist_cb(const struct node_log_entry *e, void *vctx)
         json_object_set_new(o, "time", json_string(when));
         json_object_set_new(o, "scope", json_string(e->scope));
         json_object_set_new(o, "ops", ops);
-        json_array_append_new(h->arr, o);
+        cli_list_add(&h->l, o);
     } else {
         hex[NODE_SHORT_ID] = '\0';
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
         {
             const char *row[] = {when, hex, seq, line};
-            cli_table_add(&h->t, row);
+            cli_list_row(&h->l, row);
         }
     }
     return 0;
@@ -679,7 +657,7 @@ static int records_history(struct cli *c, int argc, char **argv)
     char *pos[2];
     int npos = 0, rc, err;
     struct hist_ctx h;
-    const struct cli_opt opts[] = {{"--json", 0, NULL, &h.json}, {NULL, 0, NULL, NULL}};
+    const struct cli_opt opts[] = {{"--json", 0, NULL, &h.l.json}, {NULL, 0, NULL, NULL}};
     static const char *const hdr[] = {"TIME", "ORIGIN", "SEQ", "CHANGES"};
     struct node_store *s;
 
@@ -696,25 +674,11 @@ static int records_history(struct cli *c, int argc, char **argv)
     h.id = pos[1];
     if ((rc = cli_open(c, 1, &s)))
         return rc;
-    if (h.json)
-        h.arr = json_array();
-    else
-        cli_table_init(&h.t, 4, hdr);
+    cli_list_begin(&h.l, 4, hdr);
     err = node_log_each(s, NULL, 1, hist_cb, &h);
     node_close(s);
-    if (err) {
-        if (h.json)
-            json_decref(h.arr);
-        else
-            cli_table_release(&h.t);
+    if (cli_list_end(&h.l, err))
         return cli_fail(err, "history %s %s", pos[0], pos[1]);
-    }
-    if (h.json) {
-        cli_json_print(h.arr);
-    } else {
-        cli_table_print(&h.t, stdout);
-        cli_table_release(&h.t);
-    }
     return CLI_OK;
 }
 
@@ -739,15 +703,9 @@ int cmd_records(struct cli *c, int argc, char **argv)
 
 /* ---- conflicts ---- */
 
-struct conf_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-};
-
 static int conf_cb(const struct node_record *r, void *vctx)
 {
-    struct conf_ctx *cc = vctx;
+    struct cli_list *cc = vctx;
     char buf[256];
 
     for (uint32_t i = 0; i < r->rec.n; i++) {
@@ -768,7 +726,7 @@ static int conf_cb(const struct node_record *r, void *vctx)
                 json_array_append_new(a, cli_json_value(&f->u.lww.e[k].v));
             json_object_set_new(o, "values", a);
             json_object_set_new(o, "winner", cli_json_value(&crdt_lww_winner(f)->v));
-            json_array_append_new(cc->arr, o);
+            cli_list_add(cc, o);
             continue;
         }
         vals[0] = '\0';
@@ -779,7 +737,7 @@ static int conf_cb(const struct node_record *r, void *vctx)
         }
         {
             const char *row[] = {r->type, r->id, f->name, vals, r->scope};
-            cli_table_add(&cc->t, row);
+            cli_list_row(cc, row);
         }
     }
     return 0;
@@ -789,7 +747,7 @@ int cmd_conflicts(struct cli *c, int argc, char **argv)
 {
     char *pos[1];
     int npos = 0, rc, err;
-    struct conf_ctx cc;
+    struct cli_list cc;
     const struct cli_opt opts[] = {{"--json", 0, NULL, &cc.json}, {NULL, 0, NULL, NULL}};
     static const char *const hdr[] = {"TYPE", "ID", "FIELD", "VALUES", "SCOPE"};
     struct node_store *s;
@@ -807,19 +765,10 @@ int cmd_conflicts(struct cli *c, int argc, char **argv)
         return rc;
     if ((rc = cli_open(c, 1, &s)))
         return rc;
-    if (cc.json)
-        cc.arr = json_array();
-    else
-        cli_table_init(&cc.t, 5, hdr);
+    cli_list_begin(&cc, 5, hdr);
     err = node_records_each(s, NULL, conf_cb, &cc);
     node_close(s);
-    if (err)
+    if (cli_list_end(&cc, err))
         return cli_fail(err, "conflicts");
-    if (cc.json) {
-        cli_json_print(cc.arr);
-    } else {
-        cli_table_print(&cc.t, stdout);
-        cli_table_release(&cc.t);
-    }
     return CLI_OK;
 }

@@ -134,15 +134,9 @@ int cmd_id(struct cli *c, int argc, char **argv)
 
 /* ---- log ---- */
 
-struct log_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-};
-
 static int log_cb(const struct node_log_entry *e, void *vctx)
 {
-    struct log_ctx *lc = vctx;
+    struct cli_list *lc = vctx;
     char hex[NODE_ID_HEX + 1], when[40], seq[24], epoch[16], size[24], arr[24];
 
     node_hex(e->origin, CRDT_KEY_BYTES, hex);
@@ -163,7 +157,7 @@ static int log_cb(const struct node_log_entry *e, void *vctx)
         json_object_set_new(o, "size", json_integer((json_int_t)e->size));
         if (e->arrival)
             json_object_set_new(o, "arrival", json_integer((json_int_t)e->arrival));
-        json_array_append_new(lc->arr, o);
+        cli_list_add(lc, o);
         return 0;
     }
     hex[NODE_SHORT_ID] = '\0';
@@ -174,7 +168,7 @@ static int log_cb(const struct node_log_entry *e, void *vctx)
     {
         const char *row[] = {e->arrival ? arr : "-",     hex, seq, when, e->scope, epoch,
                              e->readable ? "yes" : "no", size};
-        cli_table_add(&lc->t, row);
+        cli_list_row(lc, row);
     }
     return 0;
 }
@@ -187,7 +181,7 @@ int cmd_log(struct cli *c, int argc, char **argv)
         "Stored envelopes in arrival order (or one origin's chain): origin, seq, HLC\n"
         "time, scope, key epoch, whether this node can read it, size.\n";
     const char *origin = NULL;
-    struct log_ctx lc;
+    struct cli_list lc;
     const struct cli_opt opts[] = {
         {"--origin", 1, &origin, NULL}, {"--json", 0, NULL, &lc.json}, {NULL, 0, NULL, NULL}};
     static const char *const hdr[] = {"ARRIVAL", "ORIGIN", "SEQ",      "TIME",
@@ -206,27 +200,13 @@ int cmd_log(struct cli *c, int argc, char **argv)
         return cli_usage("--origin needs a full node id (64 hex digits)");
     if ((rc = cli_open(c, 1, &s)))
         return rc;
-    if (lc.json)
-        lc.arr = json_array();
-    else
-        cli_table_init(&lc.t, 8, hdr);
+    cli_list_begin(&lc, 8, hdr);
     err = node_log_each(s, origin ? ob : NULL, 0, log_cb, &lc);
     node_close(s);
-    if (err) {
-        if (lc.json)
-            json_decref(lc.arr);
-        else
-            cli_table_release(&lc.t);
+    if (cli_list_end(&lc, err))
         return err == TX_ENOTFOUND
                    ? (fprintf(stderr, "tongxin: origin %s: unknown here\n", origin), CLI_NOTFOUND)
                    : cli_fail(err, "log");
-    }
-    if (lc.json) {
-        cli_json_print(lc.arr);
-    } else {
-        cli_table_print(&lc.t, stdout);
-        cli_table_release(&lc.t);
-    }
     return CLI_OK;
 }
 
@@ -439,15 +419,9 @@ int cmd_bundle(struct cli *c, int argc, char **argv)
 
 /* ---- keys ---- */
 
-struct keys_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-};
-
 static int keys_cb(const struct node_key_info *k, void *vctx)
 {
-    struct keys_ctx *kc = vctx;
+    struct cli_list *kc = vctx;
     char ep[16];
 
     if (kc->json) {
@@ -457,13 +431,13 @@ static int keys_cb(const struct node_key_info *k, void *vctx)
         json_object_set_new(o, "epoch", json_integer(k->epoch));
         json_object_set_new(o, "readable", json_boolean(k->readable));
         json_object_set_new(o, "plaintext", json_boolean(k->epoch == 0));
-        json_array_append_new(kc->arr, o);
+        cli_list_add(kc, o);
         return 0;
     }
     snprintf(ep, sizeof(ep), "%u", k->epoch);
     {
         const char *row[] = {k->scope, ep, k->epoch == 0 ? "public" : k->readable ? "yes" : "no"};
-        cli_table_add(&kc->t, row);
+        cli_list_row(kc, row);
     }
     return 0;
 }
@@ -496,27 +470,18 @@ int cmd_keys(struct cli *c, int argc, char **argv)
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 1, &npos)))
         return rc;
     if (strcmp(argv[0], "list") == 0) {
-        struct keys_ctx kc;
+        struct cli_list kc;
         static const char *const hdr[] = {"SCOPE", "EPOCH", "READABLE"};
 
         memset(&kc, 0, sizeof(kc));
         kc.json = json;
         if ((rc = cli_open(c, 1, &s)))
             return rc;
-        if (json)
-            kc.arr = json_array();
-        else
-            cli_table_init(&kc.t, 3, hdr);
+        cli_list_begin(&kc, 3, hdr);
         err = node_keys_each(s, keys_cb, &kc);
         node_close(s);
-        if (err)
+        if (cli_list_end(&kc, err))
             return cli_fail(err, "keys list");
-        if (json) {
-            cli_json_print(kc.arr);
-        } else {
-            cli_table_print(&kc.t, stdout);
-            cli_table_release(&kc.t);
-        }
         return CLI_OK;
     }
     if (strcmp(argv[0], "export") == 0) {

@@ -190,15 +190,9 @@ int cmd_cert(struct cli *c, int argc, char **argv)
     return cli_usage("unknown cert command '%s'", argv[0]);
 }
 
-struct certs_ctx {
-    int json;
-    json_t *arr;
-    struct cli_table t;
-};
-
 static int certs_cb(const struct node_cert_info *ci, void *vctx)
 {
-    struct certs_ctx *cc = vctx;
+    struct cli_list *cc = vctx;
     char hex[NODE_ID_HEX + 1], exp[40];
     const char *state = ci->state == NODE_CERT_VALID     ? "valid"
                         : ci->state == NODE_CERT_EXPIRED ? "expired"
@@ -218,7 +212,7 @@ static int certs_cb(const struct node_cert_info *ci, void *vctx)
         json_object_set_new(o, "expires_ms", json_integer((json_int_t)ci->cert.expires_ms));
         if (ci->state == NODE_CERT_REVOKED)
             json_object_set_new(o, "revoked_after_seq", json_integer((json_int_t)ci->revoked_cut));
-        json_array_append_new(cc->arr, o);
+        cli_list_add(cc, o);
         return 0;
     }
     hex[NODE_SHORT_ID] = '\0';
@@ -229,7 +223,7 @@ static int certs_cb(const struct node_cert_info *ci, void *vctx)
                              node_role_name(ci->cert.role),
                              state,
                              exp};
-        cli_table_add(&cc->t, row);
+        cli_list_row(cc, row);
     }
     return 0;
 }
@@ -238,7 +232,7 @@ int cmd_certs(struct cli *c, int argc, char **argv)
 {
     static const char help[] = "usage: tongxin certs list [--json]\n\nNodes known to this "
                                "node: role, community, valid/expired/revoked.\n";
-    struct certs_ctx cc;
+    struct cli_list cc;
     const struct cli_opt opts[] = {{"--json", 0, NULL, &cc.json}, {NULL, 0, NULL, NULL}};
     static const char *const hdr[] = {"NODE", "NAME", "COMMUNITY", "ROLE", "STATE", "EXPIRES"};
     struct node_store *s;
@@ -254,20 +248,11 @@ int cmd_certs(struct cli *c, int argc, char **argv)
         return cli_usage("certs list [--json]");
     if ((rc = cli_parse(argc - 1, argv + 1, opts, pos, 0, &npos)) || (rc = cli_open(c, 1, &s)))
         return rc;
-    if (cc.json)
-        cc.arr = json_array();
-    else
-        cli_table_init(&cc.t, 6, hdr);
+    cli_list_begin(&cc, 6, hdr);
     err = node_certs_each(s, certs_cb, &cc);
     node_close(s);
-    if (err)
+    if (cli_list_end(&cc, err))
         return cli_fail(err, "certs list");
-    if (cc.json) {
-        cli_json_print(cc.arr);
-    } else {
-        cli_table_print(&cc.t, stdout);
-        cli_table_release(&cc.t);
-    }
     return CLI_OK;
 }
 

@@ -752,4 +752,3 @@ const char *demo_community_name(const char *community)
             return communities[i].name;
     return NULL;
 }
-

@@ -313,3 +313,37 @@ void cli_csv_cell(FILE *f, const char *v)
         fputs(v, f);
     }
 }
+
+void cli_list_begin(struct cli_list *l, size_t ncols, const char *const *hdr)
+{
+    if (l->json)
+        l->arr = json_array();
+    else
+        cli_table_init(&l->t, ncols, hdr);
+}
+
+void cli_list_row(struct cli_list *l, const char *const *cells)
+{
+    cli_table_add(&l->t, cells);
+}
+
+void cli_list_add(struct cli_list *l, json_t *o)
+{
+    json_array_append_new(l->arr, o);
+}
+
+int cli_list_end(struct cli_list *l, int err)
+{
+    if (l->json) {
+        if (err)
+            json_decref(l->arr);
+        else
+            cli_json_print(l->arr); /* takes the reference */
+        l->arr = NULL;
+        return err;
+    }
+    if (!err)
+        cli_table_print(&l->t, stdout);
+    cli_table_release(&l->t);
+    return err;
+}

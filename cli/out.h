@@ -43,6 +43,21 @@ void cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(struct cli_table *t, FILE *out);
 void cli_table_release(struct cli_table *t);
 
+/* A listing: an aligned/TSV table, or with --json an array of objects. Set
+ * json (the --json flag) before cli_list_begin; callbacks add rows with
+ * cli_list_row or objects with cli_list_add (taking the reference), as json
+ * says. cli_list_end prints it when err is 0, releases it always, and returns
+ * err. */
+struct cli_list {
+    int json;
+    json_t *arr;
+    struct cli_table t;
+};
+void cli_list_begin(struct cli_list *l, size_t ncols, const char *const *hdr);
+void cli_list_row(struct cli_list *l, const char *const *cells);
+void cli_list_add(struct cli_list *l, json_t *o);
+int cli_list_end(struct cli_list *l, int err);
+
 /* Whether to colour output to this stream. */
 int cli_color(FILE *f);
 
