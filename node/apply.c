@@ -303,13 +303,18 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
     v.mv_data = lk;
     if ((rc_ = mdb_put(txn, s->dbi[DB_ARRIVAL], &k, &v, MDB_APPEND)))
         return node__mdb_err(rc_);
-    memcpy(sk, e->scope, e->scope_len);
-    sk[e->scope_len] = '\0';
-    memcpy(sk + e->scope_len + 1, ak, 8);
-    k.mv_size = e->scope_len + 9;
-    k.mv_data = sk;
-    if ((rc_ = mdb_put(txn, s->dbi[DB_SCOPELOG], &k, &v, 0)))
-        return node__mdb_err(rc_);
+    if (node__scope_is_public(e->scope, e->scope_len)) {
+        /* Only the public scope has an index of its own: the trust tables are
+         * built from it on every refresh. Other scopes are replayed from
+         * arrival (rebuilds are rare), which spares every write a B-tree. */
+        memcpy(sk, e->scope, e->scope_len);
+        sk[e->scope_len] = '\0';
+        memcpy(sk + e->scope_len + 1, ak, 8);
+        k.mv_size = e->scope_len + 9;
+        k.mv_data = sk;
+        if ((rc_ = mdb_put(txn, s->dbi[DB_SCOPELOG], &k, &v, 0)))
+            return node__mdb_err(rc_);
+    }
     ts->next_arrival++;
     o->head = e->seq;
     memcpy(o->head_hash, hash, CRDT_HASH_BYTES);
@@ -325,51 +330,70 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
 
 /* ---- rebuilding a scope ---- */
 
-int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scope)
+int node__scope_is_public(const char *scope, size_t len)
+{
+    return len == sizeof(NODE_PUBLIC_SCOPE) - 1 && memcmp(scope, NODE_PUBLIC_SCOPE, len) == 0;
+}
+
+static int scope_in(const char (*scopes)[CRDT_MAX_SCOPE + 1], size_t n, const char *scope,
+                    size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(scopes[i]) == len && memcmp(scopes[i], scope, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Delete every record of scope. After mdb_cursor_del the cursor already stands
+ * on the next entry, and MDB_NEXT returns that entry. */
+static int drop_records(struct node_store *s, MDB_txn *txn, const char *scope)
 {
     size_t sl = strlen(scope);
-    struct node__reccache *rc = node__reccache_new();
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur)))
+        return node__mdb_err(rc);
+    k.mv_size = sl + 1;
+    k.mv_data = (void *)scope; /* with its \0 */
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size > sl && memcmp(k.mv_data, scope, sl + 1) == 0) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc && rc != MDB_NOTFOUND ? node__mdb_err(rc) : TX_OK;
+}
+
+int node__rebuild_scopes_txn(struct node_store *s, MDB_txn *txn,
+                             const char (*scopes)[CRDT_MAX_SCOPE + 1], size_t n)
+{
+    struct node__reccache *rc;
     struct node__txstate ts;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    int rc_, err;
-    char prefix[CRDT_MAX_SCOPE + 1];
+    int rc_ = 0, err;
 
-    if (!rc)
+    if (n == 0)
+        return TX_OK;
+    if (!(rc = node__reccache_new()))
         return TX_ENOMEM;
     if ((err = node__txstate_load(s, txn, &ts)))
         goto out;
-    memcpy(prefix, scope, sl);
-    prefix[sl] = '\0';
-    /* 1. Drop every record of the scope. After mdb_cursor_del the cursor already
-     * stands on the next entry, and MDB_NEXT returns that entry. */
-    if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur))) {
+    /* 1. Drop every record of the scopes. */
+    for (size_t i = 0; i < n && !err; i++)
+        err = drop_records(s, txn, scopes[i]);
+    if (err)
+        goto out;
+    /* 2. Replay the scopes' envelopes in arrival order (a causal order): one
+     * pass over the whole log, whatever the number of scopes. */
+    if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_ARRIVAL], &cur))) {
         err = node__mdb_err(rc_);
         goto out;
     }
-    k.mv_size = sl + 1;
-    k.mv_data = prefix;
-    rc_ = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc_ == 0 && k.mv_size > sl && memcmp(k.mv_data, prefix, sl + 1) == 0) {
-        if ((rc_ = mdb_cursor_del(cur, 0)))
-            break;
-        rc_ = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    cur = NULL;
-    if (rc_ && rc_ != MDB_NOTFOUND) {
-        err = node__mdb_err(rc_);
-        goto out;
-    }
-    /* 2. Replay the scope's envelopes in arrival order (a causal order). */
-    if ((rc_ = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur))) {
-        err = node__mdb_err(rc_);
-        goto out;
-    }
-    k.mv_size = sl + 1;
-    k.mv_data = prefix;
-    for (rc_ = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc_ == 0 && k.mv_size == sl + 9 && memcmp(k.mv_data, prefix, sl + 1) == 0;
+    for (rc_ = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc_ == 0;
          rc_ = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         MDB_val lk = {12, v.mv_data}, env;
         struct crdt_env e;
@@ -389,7 +413,8 @@ int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scop
             err = TX_ECORRUPT;
             break;
         }
-        err = apply_readable(s, txn, &ts, rc, &e, &readable);
+        if (scope_in(scopes, n, e.scope, e.scope_len))
+            err = apply_readable(s, txn, &ts, rc, &e, &readable);
         crdt_env_release(&e);
         if (err)
             break;
@@ -405,6 +430,16 @@ out:
         mdb_cursor_close(cur);
     node__reccache_free(rc);
     return err;
+}
+
+int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scope)
+{
+    char one[1][CRDT_MAX_SCOPE + 1];
+
+    if (strlen(scope) > CRDT_MAX_SCOPE)
+        return TX_EINVAL;
+    snprintf(one[0], sizeof(one[0]), "%s", scope);
+    return node__rebuild_scopes_txn(s, txn, (const char(*)[CRDT_MAX_SCOPE + 1]) one, 1);
 }
 
 static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
@@ -460,7 +495,7 @@ static int drop_held(struct node_store *s, MDB_txn *txn, uint32_t idx, uint64_t 
     return rc == 0 || rc == MDB_NOTFOUND ? TX_OK : node__mdb_err(rc);
 }
 
-/* Delete entries of (idx, seq > cut) from an index whose values are idx, seq. */
+/* The scopes a revocation cut touches. */
 struct scopelist {
     char (*s)[CRDT_MAX_SCOPE + 1];
     size_t n, cap;
@@ -468,9 +503,8 @@ struct scopelist {
 
 static int scopelist_add(struct scopelist *l, const char *s, size_t sl)
 {
-    for (size_t j = 0; j < l->n; j++)
-        if (strlen(l->s[j]) == sl && memcmp(l->s[j], s, sl) == 0)
-            return TX_OK;
+    if (scope_in((const char(*)[CRDT_MAX_SCOPE + 1]) l->s, l->n, s, sl))
+        return TX_OK;
     if (sl > CRDT_MAX_SCOPE)
         return TX_ECORRUPT;
     if (l->n == l->cap) {
@@ -487,38 +521,52 @@ static int scopelist_add(struct scopelist *l, const char *s, size_t sl)
     return TX_OK;
 }
 
-static int drop_index(MDB_txn *txn, MDB_dbi dbi, uint32_t idx, uint64_t cut,
-                      struct scopelist *scopes)
+static int del_key(MDB_txn *txn, MDB_dbi dbi, void *key, size_t len)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
+    MDB_val k = {len, key};
+    int rc = mdb_del(txn, dbi, &k, NULL);
 
+    return rc && rc != MDB_NOTFOUND ? node__mdb_err(rc) : TX_OK;
+}
+
+/* Delete the stored envelope (idx, seq) with its arrival entry (and public
+ * index entry), remembering its scope; a held one too. */
+static int drop_envelope(struct node_store *s, MDB_txn *txn, uint32_t idx, uint64_t seq,
+                         struct scopelist *scopes)
+{
+    uint8_t lk[12], sk[sizeof(NODE_PUBLIC_SCOPE) + 8];
+    MDB_val k = {12, lk}, v;
+    uint64_t arrival;
+    struct crdt_env e;
+    int rc, err;
+
+    node__put_u32(lk, idx);
+    node__put_u64(lk + 4, seq);
+    if ((err = del_key(txn, s->dbi[DB_HELD], lk, 12)))
+        return err;
+    rc = mdb_get(txn, s->dbi[DB_LOG], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return TX_OK;
     if (rc)
         return node__mdb_err(rc);
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (v.mv_size == 12 && node__get_u32(v.mv_data) == idx &&
-            node__get_u64((const uint8_t *)v.mv_data + 4) > cut) {
-            if (scopes) {
-                /* scopelog keys start with the scope name */
-                const char *z = memchr(k.mv_data, '\0', k.mv_size);
-                int err;
-
-                if (!z || (err = scopelist_add(scopes, k.mv_data,
-                                               (size_t)(z - (const char *)k.mv_data)))) {
-                    mdb_cursor_close(cur);
-                    return z ? err : TX_ECORRUPT;
-                }
-            }
-            /* After a delete, MDB_NEXT yields the entry that moved up. */
-            if ((rc = mdb_cursor_del(cur, 0)))
-                break;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    if ((err = node__log_split(&v, &arrival)))
+        return err;
+    if (crdt_env_decode(&e, v.mv_data, v.mv_size))
+        return TX_ECORRUPT;
+    err = scopelist_add(scopes, e.scope, e.scope_len);
+    if (!err && node__scope_is_public(e.scope, e.scope_len)) {
+        memcpy(sk, NODE_PUBLIC_SCOPE, sizeof(NODE_PUBLIC_SCOPE)); /* with its \0 */
+        node__put_u64(sk + sizeof(NODE_PUBLIC_SCOPE), arrival);
+        err = del_key(txn, s->dbi[DB_SCOPELOG], sk, sizeof(sk));
     }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND || rc == 0 ? TX_OK : node__mdb_err(rc);
+    crdt_env_release(&e);
+    if (!err) {
+        uint8_t ak[8];
+
+        node__put_u64(ak, arrival);
+        err = del_key(txn, s->dbi[DB_ARRIVAL], ak, 8);
+    }
+    return err ? err : del_key(txn, s->dbi[DB_LOG], lk, 12);
 }
 
 static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
@@ -532,24 +580,12 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
 
     if ((err = node__origin_get(s, txn, c->origin, 0, &o)))
         return err;
-    /* The scopes the dropped envelopes touched, and the indexes pointing at them. */
-    if ((err = drop_index(txn, s->dbi[DB_SCOPELOG], o.idx, c->cut, &scopes)) ||
-        (err = drop_index(txn, s->dbi[DB_ARRIVAL], o.idx, c->cut, NULL)))
+    /* The envelopes after the cut, the indexes pointing at them, and the
+     * scopes they touched. */
+    for (uint64_t seq = c->cut + 1; seq <= o.head && !err; seq++)
+        err = drop_envelope(s, txn, o.idx, seq, &scopes);
+    if (err)
         goto out;
-    for (uint64_t seq = c->cut + 1; seq <= o.head; seq++) {
-        node__put_u32(lk, o.idx);
-        node__put_u64(lk + 4, seq);
-        rc = mdb_del(txn, s->dbi[DB_LOG], &k, NULL);
-        if (rc && rc != MDB_NOTFOUND) {
-            err = node__mdb_err(rc);
-            goto out;
-        }
-        rc = mdb_del(txn, s->dbi[DB_HELD], &k, NULL);
-        if (rc && rc != MDB_NOTFOUND) {
-            err = node__mdb_err(rc);
-            goto out;
-        }
-    }
     memset(o.head_hash, 0, sizeof(o.head_hash));
     o.head_hlc = 0;
     if (c->cut) {
@@ -577,8 +613,7 @@ static int truncate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     o.flags |= NODE_ORIGIN_REVOKED;
     if ((err = node__origin_put(s, txn, c->origin, &o)) || (err = drop_held(s, txn, o.idx, c->cut)))
         goto out;
-    for (size_t i = 0; i < scopes.n && !err; i++)
-        err = node__rebuild_scope_txn(s, txn, scopes.s[i]);
+    err = node__rebuild_scopes_txn(s, txn, (const char(*)[CRDT_MAX_SCOPE + 1]) scopes.s, scopes.n);
 out:
     tx_free(scopes.s);
     return err;

@@ -14,7 +14,7 @@ enum {
     DB_ORIGIDX,  /* idx u32be -> origin(32) */
     DB_LOG,      /* idx u32be, seq u64be -> arrival u64be, envelope */
     DB_ARRIVAL,  /* arrival u64be -> idx u32be, seq u64be */
-    DB_SCOPELOG, /* scope \0 arrival u64be -> idx u32be, seq u64be */
+    DB_SCOPELOG, /* "public" \0 arrival u64be -> idx u32be, seq u64be (schema 2: public only) */
     DB_RECORDS,  /* scope \0 type \0 id -> canonical record state */
     DB_HELD,     /* idx u32be, seq u64be -> reason u8, verified u8, envelope */
     DB_EVIDENCE, /* idx u32be, seq u64be, hash(32) -> envelope */
@@ -256,6 +256,11 @@ uint64_t node__origin_head(struct node_store *s, const uint8_t *origin);
 int node__truncate_origin(struct node_store *s, const uint8_t *origin, uint64_t cut);
 int node__mark_revoked(struct node_store *s, const uint8_t *origin, uint64_t cut);
 int node__rebuild_scope_txn(struct node_store *s, MDB_txn *txn, const char *scope);
+/* Rebuild n scopes in one pass over the log (arrival order), inside txn. */
+int node__rebuild_scopes_txn(struct node_store *s, MDB_txn *txn,
+                             const char (*scopes)[CRDT_MAX_SCOPE + 1], size_t n);
+/* Whether scope (len bytes, no \0 needed) is the public scope. */
+int node__scope_is_public(const char *scope, size_t len);
 
 /* mkdir -p: parents 0755, the directory itself 0700. */
 int node__mkdir_p(const char *dir);

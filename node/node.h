@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define NODE_SCHEMA_VERSION 1
+#define NODE_SCHEMA_VERSION 2
 #define NODE_ID_HEX         (2 * CRDT_KEY_BYTES)
 #define NODE_SHORT_ID       8 /* hex digits shown for a short node id */
 #define NODE_MAX_COMMUNITY  32

@@ -544,6 +544,76 @@ int node_set_max_held(struct node_store *s, uint64_t max_envelopes)
     return TX_OK;
 }
 
+/* Schema 1 -> 2: the scopelog keeps only the public scope (other scopes are
+ * rebuilt from arrival). Its public entries are kept, everything else goes; in
+ * one transaction, so a crash leaves either layout whole. */
+static int migrate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    static const char prefix[] = NODE_PUBLIC_SCOPE; /* and its \0 */
+    struct pub {
+        uint8_t k[sizeof(prefix) + 8], v[12];
+    } *keep = NULL;
+    size_t n = 0, cap = 0;
+    uint8_t schema[4];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, err = TX_OK;
+
+    (void)vctx;
+    if ((err = meta_get(txn, s->dbi[DB_META], "schema", &k)))
+        return err;
+    if (k.mv_size != 4)
+        return TX_ECORRUPT;
+    if (node__get_u32(k.mv_data) >= 2)
+        return TX_OK; /* another process migrated it meanwhile */
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur)))
+        return node__mdb_err(rc);
+    k.mv_size = sizeof(prefix);
+    k.mv_data = (void *)prefix;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == sizeof(prefix) + 8 && !memcmp(k.mv_data, prefix, sizeof(prefix));
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (v.mv_size != 12) {
+            rc = 0;
+            err = TX_ECORRUPT;
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct pub *nk = tx_reallocarray(keep, nc, sizeof(*nk));
+
+            if (!nk) {
+                rc = 0;
+                err = TX_ENOMEM;
+                break;
+            }
+            keep = nk;
+            cap = nc;
+        }
+        memcpy(keep[n].k, k.mv_data, sizeof(keep[n].k));
+        memcpy(keep[n].v, v.mv_data, 12);
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (!err && rc != MDB_NOTFOUND && rc != 0)
+        err = node__mdb_err(rc);
+    if (!err && (rc = mdb_drop(txn, s->dbi[DB_SCOPELOG], 0)))
+        err = node__mdb_err(rc);
+    for (size_t i = 0; i < n && !err; i++) {
+        k.mv_size = sizeof(keep[i].k);
+        k.mv_data = keep[i].k;
+        v.mv_size = 12;
+        v.mv_data = keep[i].v;
+        if ((rc = mdb_put(txn, s->dbi[DB_SCOPELOG], &k, &v, MDB_APPEND)))
+            err = node__mdb_err(rc);
+    }
+    tx_free(keep);
+    if (err)
+        return err;
+    node__put_u32(schema, 2);
+    return meta_put(txn, s->dbi[DB_META], "schema", schema, 4);
+}
+
 int node_open(const char *dir, int flags, const struct node_os *os, struct node_store **out)
 {
     struct node_store *s = NULL;
@@ -583,6 +653,13 @@ int node_open(const char *dir, int flags, const struct node_os *os, struct node_
     }
     mdb_txn_abort(txn);
     txn = NULL;
+    if (!s->readonly && s->info.schema < NODE_SCHEMA_VERSION) {
+        node__log(s, NODE_LOG_INFO, "store: upgrading schema %u to %u", s->info.schema,
+                  NODE_SCHEMA_VERSION);
+        if ((err = node__write_txn(s, migrate_fn, NULL)))
+            goto fail;
+        s->info.schema = NODE_SCHEMA_VERSION;
+    }
     /* Trust table; a crash between a commit and its key installs is caught up. */
     if ((err = node__system_process(s)))
         goto fail;

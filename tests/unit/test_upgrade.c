@@ -1,0 +1,230 @@
+/*
+ * test_upgrade.c - a store written by an older schema is upgraded on open.
+ *
+ * Schema 1 indexed every envelope in `scopelog` under its scope; schema 2
+ * keeps only the public scope there. The test makes a schema-2 store look
+ * like schema 1 (scopelog entries for every scope, meta schema = 1) with LMDB
+ * directly, then checks:
+ * - a read-only open reads it as it is (schema 1, nothing changed);
+ * - a writable open upgrades it in one transaction: schema 2, only the public
+ *   entries left in scopelog, the same records, digests and log;
+ * - the upgraded store rebuilds scopes from arrival (a key imported later
+ *   makes the other node's envelopes readable) and keeps writing;
+ * - a store of a newer schema is refused with TX_EVERSION, unchanged.
+ */
+#include <lmdb.h>
+
+#include "txnode.h"
+
+#define PUB "public"
+
+struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, scopelog, arrival, log;
+};
+
+static void raw_open(struct raw *r, const char *dir)
+{
+    char path[TXN_PATH];
+
+    txn_path(path, sizeof(path), dir, "db");
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 32), 0);
+    assert_int_equal(mdb_env_open(r->env, path, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, 0, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "meta", 0, &r->meta), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "scopelog", 0, &r->scopelog), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "arrival", 0, &r->arrival), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "log", 0, &r->log), 0);
+}
+
+static void raw_close(struct raw *r, int commit)
+{
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+}
+
+static void raw_set_schema(struct raw *r, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    MDB_val k = {6, "schema"}, d = {4, b};
+
+    assert_int_equal(mdb_put(r->txn, r->meta, &k, &d, 0), 0);
+}
+
+/* Entries of scopelog: all, and those under the public prefix. */
+static void raw_count(struct raw *r, size_t *all, size_t *pub)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+
+    *all = *pub = 0;
+    assert_int_equal(mdb_cursor_open(r->txn, r->scopelog, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        (*all)++;
+        if (k.mv_size == sizeof(PUB) + 8 && memcmp(k.mv_data, PUB, sizeof(PUB)) == 0)
+            (*pub)++;
+    }
+    mdb_cursor_close(c);
+}
+
+/* What schema 1 wrote: a scopelog entry scope \0 arrival -> idx, seq for every
+ * envelope. Returns the number added. */
+static size_t raw_index_all(struct raw *r)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+
+    assert_int_equal(mdb_cursor_open(r->txn, r->arrival, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_val lk = {12, v.mv_data}, env, sk, sv = {12, v.mv_data};
+        struct crdt_env e;
+        uint8_t key[CRDT_MAX_SCOPE + 9];
+
+        assert_int_equal(k.mv_size, 8);
+        assert_int_equal(mdb_get(r->txn, r->log, &lk, &env), 0);
+        assert_int_equal(crdt_env_decode(&e, (uint8_t *)env.mv_data + 8, env.mv_size - 8), TX_OK);
+        memcpy(key, e.scope, e.scope_len);
+        key[e.scope_len] = 0;
+        memcpy(key + e.scope_len + 1, k.mv_data, 8);
+        sk.mv_size = e.scope_len + 9;
+        sk.mv_data = key;
+        crdt_env_release(&e);
+        assert_int_equal(mdb_put(r->txn, r->scopelog, &sk, &sv, 0), 0);
+        n++;
+    }
+    mdb_cursor_close(c);
+    return n;
+}
+
+static void test_schema1_upgraded(void **state)
+{
+    char da[TXN_PATH], db[TXN_PATH], general[CRDT_MAX_SCOPE + 1], got[64];
+    struct node_store *a = txn_node_new(da, sizeof(da), "upg-a", "c1"), *b, *ro;
+    struct node_info info;
+    struct txn_digests before, after;
+    struct raw r;
+    size_t all, pub, added;
+    (void)state;
+
+    txn_general(a, general);
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "c%d", i);
+        txn_put(a, general, "case", id, "title", "leaking pipe");
+        if (i % 5 == 0)
+            txn_put(a, PUB, "notice", id, "text", "meeting on Friday");
+    }
+    /* b holds a's envelopes without the general key: unreadable until a key arrives */
+    b = txn_node_new(db, sizeof(db), "upg-b", "c1");
+    txn_sync_all(a, b);
+    node_close(b);
+    txn_digests(a, &before);
+    node_close(a);
+
+    /* Make both stores look like schema 1. */
+    raw_open(&r, da);
+    raw_count(&r, &all, &pub);
+    assert_int_equal(all, 4); /* schema 2 indexed only the public envelopes */
+    assert_int_equal(pub, 4);
+    added = raw_index_all(&r);
+    assert_int_equal(added, 24);
+    raw_set_schema(&r, 1);
+    raw_close(&r, 1);
+    raw_open(&r, db);
+    raw_index_all(&r);
+    raw_set_schema(&r, 1);
+    raw_close(&r, 1);
+
+    /* Read-only: read as it is. */
+    assert_int_equal(node_open(da, NODE_OPEN_READONLY, NULL, &ro), TX_OK);
+    assert_int_equal(node_info(ro, &info), TX_OK);
+    assert_int_equal(info.schema, 1);
+    assert_int_equal(txn_get_str(ro, general, "case", "c7", "title", got, sizeof(got)), TX_OK);
+    node_close(ro);
+    raw_open(&r, da);
+    raw_count(&r, &all, &pub);
+    raw_close(&r, 0);
+    assert_int_equal(all, 24); /* the public ones were indexed already (same keys) */
+
+    /* Writable: upgraded. */
+    a = txn_open(da);
+    assert_int_equal(node_info(a, &info), TX_OK);
+    assert_int_equal(info.schema, NODE_SCHEMA_VERSION);
+    txn_digests(a, &after);
+    assert_true(txn_digests_equal(&before, &after));
+    assert_int_equal(txn_get_str(a, PUB, "notice", "c15", "text", got, sizeof(got)), TX_OK);
+    assert_string_equal(got, "meeting on Friday");
+    node_close(a);
+    raw_open(&r, da);
+    raw_count(&r, &all, &pub);
+    raw_close(&r, 0);
+    assert_int_equal(all, 4);
+    assert_int_equal(pub, 4);
+
+    /* The upgraded b rebuilds the general scope from arrival when the key comes. */
+    a = txn_open(da);
+    b = txn_open(db);
+    assert_int_equal(txn_get_str(b, general, "case", "c3", "title", got, sizeof(got)),
+                     TX_ENOTFOUND);
+    txn_share_key(a, b, general);
+    assert_int_equal(txn_get_str(b, general, "case", "c3", "title", got, sizeof(got)), TX_OK);
+    assert_string_equal(got, "leaking pipe");
+    txn_put(a, general, "case", "c3", "title", "fixed");
+    txn_sync_all(a, b);
+    assert_int_equal(txn_get_str(b, general, "case", "c3", "title", got, sizeof(got)), TX_OK);
+    assert_string_equal(got, "fixed");
+    txn_digests(a, &before);
+    txn_digests(b, &after);
+    assert_true(txn_digests_equal(&before, &after));
+    node_close(a);
+    node_close(b);
+    raw_open(&r, db);
+    raw_count(&r, &all, &pub);
+    raw_close(&r, 0);
+    assert_int_equal(all, pub);
+    assert_int_equal(pub, 4);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    char d[TXN_PATH], got[64];
+    struct node_store *s = txn_node_new(d, sizeof(d), "upg-new", "c1");
+    struct node_store *x = NULL;
+    struct raw r;
+    (void)state;
+
+    txn_put(s, PUB, "notice", "n1", "text", "kept");
+    node_close(s);
+    raw_open(&r, d);
+    raw_set_schema(&r, NODE_SCHEMA_VERSION + 1);
+    raw_close(&r, 1);
+    assert_int_equal(node_open(d, 0, NULL, &x), TX_EVERSION);
+    assert_null(x);
+    assert_int_equal(node_open(d, NODE_OPEN_READONLY, NULL, &x), TX_EVERSION);
+    raw_open(&r, d);
+    raw_set_schema(&r, NODE_SCHEMA_VERSION);
+    raw_close(&r, 1);
+    s = txn_open(d);
+    assert_int_equal(txn_get_str(s, PUB, "notice", "n1", "text", got, sizeof(got)), TX_OK);
+    assert_string_equal(got, "kept");
+    node_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_schema1_upgraded),
+        cmocka_unit_test(test_newer_schema_refused),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
