@@ -121,7 +121,7 @@ static int write_header(struct node_store *s, MDB_txn *txn, struct out *o, uint6
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             struct origin_row orow;
 
-            if (node__origin_decode(v.mv_data, v.mv_size, &orow) == 0 && orow.head)
+            if (node__origin_load(s, txn, v.mv_data, v.mv_size, &orow) == 0 && orow.head)
                 n++;
         }
         tx_mpw_array(&w, n);
@@ -130,7 +130,7 @@ static int write_header(struct node_store *s, MDB_txn *txn, struct out *o, uint6
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         struct origin_row orow;
 
-        if (node__origin_decode(v.mv_data, v.mv_size, &orow) || !orow.head)
+        if (node__origin_load(s, txn, v.mv_data, v.mv_size, &orow) || !orow.head)
             continue;
         tx_mpw_array(&w, 2);
         tx_mpw_bin(&w, k.mv_data, CRDT_KEY_BYTES);

@@ -132,6 +132,11 @@ uint64_t node__get_u64(const uint8_t *p);
 /* origins */
 void node__origin_encode(const struct origin_row *o, uint8_t out[ORIGIN_ROW_BYTES]);
 int node__origin_decode(const void *buf, size_t len, struct origin_row *o);
+/* Decode a stored row; for this node's own origin (flag SELF) bring the head
+ * fields up to the last envelope of its chain in the log (schema 2: local
+ * writes do not rewrite the row). */
+int node__origin_load(struct node_store *s, MDB_txn *txn, const void *buf, size_t len,
+                      struct origin_row *o);
 /* Look up an origin row; with create, allocate an index for an unknown origin. */
 int node__origin_get(struct node_store *s, MDB_txn *txn, const uint8_t *origin, int create,
                      struct origin_row *o);

@@ -36,7 +36,7 @@ static int ns_vector(void *ctx, struct net_vec_entry **v, size_t *n)
          rc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         struct origin_row o;
 
-        if (k.mv_size != CRDT_KEY_BYTES || node__origin_decode(val.mv_data, val.mv_size, &o))
+        if (k.mv_size != CRDT_KEY_BYTES || node__origin_load(s, txn, val.mv_data, val.mv_size, &o))
             continue;
         if (!o.head)
             continue;
@@ -71,7 +71,7 @@ static int ns_start(void *ctx, const struct net_known *known, uint64_t *pos)
         MDB_val lkey = {12, lk}, lv;
         uint64_t arrival;
 
-        if (k.mv_size != CRDT_KEY_BYTES || node__origin_decode(val.mv_data, val.mv_size, &o))
+        if (k.mv_size != CRDT_KEY_BYTES || node__origin_load(s, txn, val.mv_data, val.mv_size, &o))
             continue;
         have = net_known_get(known, k.mv_data);
         if (o.head <= have)

@@ -186,7 +186,8 @@ int node_digest_log(struct node_store *s, uint8_t out[CRDT_HASH_BYTES])
         MDB_val lkey = {12, lk}, lv;
         int lrc;
 
-        if (k.mv_size != CRDT_KEY_BYTES || (err = node__origin_decode(v.mv_data, v.mv_size, &o)))
+        if (k.mv_size != CRDT_KEY_BYTES ||
+            (err = node__origin_load(s, txn, v.mv_data, v.mv_size, &o)))
             break;
         memcpy(origin, k.mv_data, CRDT_KEY_BYTES);
         node__put_u32(lk, o.idx);
@@ -330,7 +331,8 @@ int node_origins_each(struct node_store *s, node_origin_cb cb, void *ctx)
         MDB_val hkey = {12, hk}, hv;
         int hrc;
 
-        if (k.mv_size != CRDT_KEY_BYTES || (err = node__origin_decode(v.mv_data, v.mv_size, &o)))
+        if (k.mv_size != CRDT_KEY_BYTES ||
+            (err = node__origin_load(s, txn, v.mv_data, v.mv_size, &o)))
             break;
         memset(&oi, 0, sizeof(oi));
         memcpy(oi.origin, k.mv_data, CRDT_KEY_BYTES);
@@ -382,7 +384,7 @@ int node_stats(struct node_store *s, struct node_stats *st)
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             struct origin_row o;
 
-            if (node__origin_decode(v.mv_data, v.mv_size, &o) == 0 &&
+            if (node__origin_load(s, txn, v.mv_data, v.mv_size, &o) == 0 &&
                 (o.flags & NODE_ORIGIN_FROZEN))
                 st->frozen++;
         }
@@ -444,7 +446,7 @@ int node_verify_ex(struct node_store *s, node_problem_cb cb, void *ctx,
         struct origin_row o;
         uint8_t origin[CRDT_KEY_BYTES], prev[CRDT_HASH_BYTES] = {0};
 
-        if (k.mv_size != CRDT_KEY_BYTES || node__origin_decode(v.mv_data, v.mv_size, &o)) {
+        if (k.mv_size != CRDT_KEY_BYTES || node__origin_load(s, txn, v.mv_data, v.mv_size, &o)) {
             bad++;
             if (cb)
                 cb("origins: corrupt row", ctx);

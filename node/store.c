@@ -462,7 +462,7 @@ static int load_info(struct node_store *s, MDB_txn *txn)
                  rc = mdb_cursor_get(cur, &ok, &ov, MDB_NEXT)) {
                 struct origin_row o;
 
-                if (node__origin_decode(ov.mv_data, ov.mv_size, &o) == 0 && o.head_hlc > last)
+                if (node__origin_load(s, txn, ov.mv_data, ov.mv_size, &o) == 0 && o.head_hlc > last)
                     last = o.head_hlc;
             }
             mdb_cursor_close(cur);
@@ -927,6 +927,56 @@ int node__origin_decode(const void *buf, size_t len, struct origin_row *o)
     return TX_OK;
 }
 
+/* Schema 2: a local write does not rewrite this node's own origin row (one
+ * B-tree less per durable write); the head of its own chain is the last log
+ * entry of its index, and the row's head fields are brought up to it here. */
+static int own_head(struct node_store *s, MDB_txn *txn, struct origin_row *o)
+{
+    uint8_t lk[12];
+    MDB_cursor *cur;
+    MDB_val k = {12, lk}, v;
+    int rc, err = TX_OK;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_LOG], &cur)))
+        return node__mdb_err(rc);
+    if (o->idx < UINT32_MAX) {
+        node__put_u32(lk, o->idx + 1);
+        node__put_u64(lk + 4, 0);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        rc = rc == 0              ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+             : rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+                                  : rc;
+    } else {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    }
+    if (rc == 0 && k.mv_size == 12 && node__get_u32(k.mv_data) == o->idx &&
+        node__get_u64((const uint8_t *)k.mv_data + 4) > o->head) {
+        struct crdt_env e;
+
+        if (node__log_split(&v, NULL) || crdt_env_decode(&e, v.mv_data, v.mv_size)) {
+            err = TX_ECORRUPT;
+        } else {
+            o->head = e.seq;
+            o->head_hlc = e.hlc;
+            o->received_ms = CRDT_HLC_MS(e.hlc); /* written here: its own clock */
+            crdt_env_hash(v.mv_data, v.mv_size, o->head_hash);
+            crdt_env_release(&e);
+        }
+    } else if (rc && rc != MDB_NOTFOUND) {
+        err = node__mdb_err(rc);
+    }
+    mdb_cursor_close(cur);
+    return err;
+}
+
+int node__origin_load(struct node_store *s, MDB_txn *txn, const void *buf, size_t len,
+                      struct origin_row *o)
+{
+    int err = node__origin_decode(buf, len, o);
+
+    return err || !(o->flags & NODE_ORIGIN_SELF) ? err : own_head(s, txn, o);
+}
+
 int node__origin_get(struct node_store *s, MDB_txn *txn, const uint8_t *origin, int create,
                      struct origin_row *o)
 {
@@ -937,7 +987,7 @@ int node__origin_get(struct node_store *s, MDB_txn *txn, const uint8_t *origin, 
     int err;
 
     if (rc == 0)
-        return node__origin_decode(v.mv_data, v.mv_size, o);
+        return node__origin_load(s, txn, v.mv_data, v.mv_size, o);
     if (rc != MDB_NOTFOUND || !create)
         return node__mdb_err(rc);
     if ((err = node__meta_get_u64(s, txn, "next_origin", &next)))

@@ -212,8 +212,15 @@ static int write_fn(struct node_store *s, MDB_txn *txn, void *vctx)
             goto out;
         off += c->sizes[i];
     }
-    o.flags |= NODE_ORIGIN_SELF;
-    if ((err = node__origin_put(s, txn, s->pk, &o)) || (err = node__reccache_flush(s, txn, rc)))
+    /* The row itself is written once (flag SELF); after that its head follows
+     * the log (node__origin_load), so a write touches log, arrival and records
+     * only. */
+    if (!(o.flags & NODE_ORIGIN_SELF)) {
+        o.flags |= NODE_ORIGIN_SELF;
+        if ((err = node__origin_put(s, txn, s->pk, &o)))
+            goto out;
+    }
+    if ((err = node__reccache_flush(s, txn, rc)))
         goto out;
     err = node__txstate_save(s, txn, &ts);
 out:

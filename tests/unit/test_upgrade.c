@@ -11,6 +11,10 @@
  * - the upgraded store rebuilds scopes from arrival (a key imported later
  *   makes the other node's envelopes readable) and keeps writing;
  * - a store of a newer schema is refused with TX_EVERSION, unchanged.
+ * And the schema-2 layout of a local write: it changes `log`, `arrival` and
+ * `records` only (not `origins`, `scopelog` or `meta`), while every reader
+ * still sees the own origin's head, its hash and time, also after a reopen and
+ * in a read-only open.
  */
 #include <lmdb.h>
 
@@ -21,7 +25,7 @@
 struct raw {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, scopelog, arrival, log;
+    MDB_dbi meta, scopelog, arrival, log, origins, records;
 };
 
 static void raw_open(struct raw *r, const char *dir)
@@ -37,6 +41,8 @@ static void raw_open(struct raw *r, const char *dir)
     assert_int_equal(mdb_dbi_open(r->txn, "scopelog", 0, &r->scopelog), 0);
     assert_int_equal(mdb_dbi_open(r->txn, "arrival", 0, &r->arrival), 0);
     assert_int_equal(mdb_dbi_open(r->txn, "log", 0, &r->log), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "origins", 0, &r->origins), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "records", 0, &r->records), 0);
 }
 
 static void raw_close(struct raw *r, int commit)
@@ -46,6 +52,50 @@ static void raw_close(struct raw *r, int commit)
     else
         mdb_txn_abort(r->txn);
     mdb_env_close(r->env);
+}
+
+/* A digest of every key and value of a database, and its entry count. */
+static size_t raw_digest(struct raw *r, MDB_dbi dbi, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t n = 0;
+
+    crypto_generichash_init(&st, NULL, 0, 32);
+    assert_int_equal(mdb_cursor_open(r->txn, dbi, &c), 0);
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint8_t len[8] = {(uint8_t)k.mv_size, (uint8_t)(k.mv_size >> 8), (uint8_t)v.mv_size,
+                          (uint8_t)(v.mv_size >> 8), (uint8_t)(v.mv_size >> 16)};
+
+        crypto_generichash_update(&st, len, sizeof(len));
+        crypto_generichash_update(&st, k.mv_data, k.mv_size);
+        crypto_generichash_update(&st, v.mv_data, v.mv_size);
+        n++;
+    }
+    mdb_cursor_close(c);
+    crypto_generichash_final(&st, out, 32);
+    return n;
+}
+
+struct snap {
+    uint8_t d[6][32];
+    size_t n[6];
+};
+
+static void raw_snap(const char *dir, struct snap *sn)
+{
+    struct raw r;
+
+    raw_open(&r, dir);
+    sn->n[0] = raw_digest(&r, r.meta, sn->d[0]);
+    sn->n[1] = raw_digest(&r, r.scopelog, sn->d[1]);
+    sn->n[2] = raw_digest(&r, r.origins, sn->d[2]);
+    sn->n[3] = raw_digest(&r, r.log, sn->d[3]);
+    sn->n[4] = raw_digest(&r, r.arrival, sn->d[4]);
+    sn->n[5] = raw_digest(&r, r.records, sn->d[5]);
+    raw_close(&r, 0);
 }
 
 static void raw_set_schema(struct raw *r, uint32_t v)
@@ -219,11 +269,74 @@ static void test_newer_schema_refused(void **state)
     node_close(s);
 }
 
+static void check_own(struct node_store *s, const struct node_write_result *w)
+{
+    struct node_origin_info oi;
+    uint8_t id[CRDT_KEY_BYTES];
+
+    txn_id(s, id);
+    assert_true(txn_origin(s, id, &oi));
+    assert_int_equal(oi.head, w->seq);
+    assert_memory_equal(oi.head_hash, w->hash, CRDT_HASH_BYTES);
+    assert_int_equal(oi.head_hlc, w->hlc);
+    assert_int_equal(oi.received_ms, CRDT_HLC_MS(w->hlc));
+    assert_true(oi.flags & NODE_ORIGIN_SELF);
+}
+
+static void test_write_touches_three_trees(void **state)
+{
+    char d[TXN_PATH], general[CRDT_MAX_SCOPE + 1];
+    struct node_store *s = txn_node_new(d, sizeof(d), "upg-layout", "c1"), *ro;
+    struct node_change c;
+    struct node_write_result w;
+    struct snap a, b;
+    (void)state;
+
+    txn_general(s, general);
+    txn_put(s, general, "case", "k1", "title", "first"); /* creates the scope key */
+    txn_put(s, PUB, "notice", "n1", "text", "public one");
+    node_close(s);
+    raw_snap(d, &a);
+    s = txn_open(d);
+    for (int i = 0; i < 3; i++) {
+        c = txn_ch_str("case", i ? "k2" : "k1", "title", i ? "another" : "second");
+        assert_int_equal(node_write(s, general, &c, 1, &w), TX_OK);
+        check_own(s, &w);
+    }
+    node_close(s);
+    raw_snap(d, &b);
+    for (int i = 0; i < 3; i++) { /* meta, scopelog, origins: untouched */
+        assert_int_equal(a.n[i], b.n[i]);
+        assert_memory_equal(a.d[i], b.d[i], 32);
+    }
+    assert_int_equal(b.n[3], a.n[3] + 3); /* log */
+    assert_int_equal(b.n[4], a.n[4] + 3); /* arrival */
+    assert_int_equal(b.n[5], a.n[5] + 1); /* records: k2 is new */
+    /* The head is still everyone's to see, from the log. */
+    s = txn_open(d);
+    check_own(s, &w);
+    node_close(s);
+    assert_int_equal(node_open(d, NODE_OPEN_READONLY, NULL, &ro), TX_OK);
+    check_own(ro, &w);
+    node_close(ro);
+    /* A public write also indexes it in scopelog, and nothing else changes there. */
+    s = txn_open(d);
+    c = txn_ch_str("notice", "n2", "text", "another public one");
+    assert_int_equal(node_write(s, PUB, &c, 1, &w), TX_OK);
+    check_own(s, &w);
+    node_close(s);
+    raw_snap(d, &a);
+    assert_int_equal(a.n[1], b.n[1] + 1);
+    assert_int_equal(a.n[2], b.n[2]);
+    assert_memory_equal(a.d[2], b.d[2], 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema1_upgraded),
         cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test(test_write_touches_three_trees),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
