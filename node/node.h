@@ -218,11 +218,16 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
 /* Try again to apply held envelopes (e.g. after the wall clock caught up with a
  * skewed timestamp). Cheap when nothing is held. */
 int node_release_held(struct node_store *s, struct node_ingest_report *rep);
-/* 1 if an envelope is held for its time (HELD_SKEW), the only hold that the
- * clock alone can end (the others end when an ingest brings what they wait
- * for, which releases them itself); 0 if none; a negative TX_E* on error.
- * Read-only: a periodic caller uses it to skip node_release_held's write
- * transaction. */
+/* 1 if the hold queue holds at least one envelope held for its time
+ * (HELD_SKEW), the only hold that the clock alone can end (the others end when
+ * an ingest brings what they wait for, which releases them itself, or when
+ * trust changes); 0 if none; a negative TX_E* on error. It does not tell
+ * whether that time has come: it answers 1 for as long as any HELD_SKEW entry
+ * waits. Read-only, one read transaction: it walks the queue in key order up
+ * to the first HELD_SKEW entry, so without one it reads every held entry (up
+ * to node_set_max_held's limit). tongxind's housekeeping (every 2 s) calls it
+ * to skip node_release_held's write transaction when trust did not change and
+ * nothing is held for its time. */
 int node_held_for_time(struct node_store *s);
 
 /* ------------------------------------------------------------------------ */
@@ -440,10 +445,20 @@ int node_district_issue(struct node_district *d, const uint8_t node_id[CRDT_KEY_
 int node_district_revoke(struct node_district *d, struct node_store *s,
                          const uint8_t node_id[CRDT_KEY_BYTES], uint64_t cut, const char *reason);
 
-/* Install an enrolment file on this node: checks the certificate is for this
- * node, keeps the district id and network key (sealed), installs the scope keys
- * and publishes the certificate and key wraps as public records (one envelope).
- * From then on ingest enforces the district's trust rules. */
+/* Install an enrolment file on this node: checks that the certificate is for
+ * this node, that the network key and every key wrap are signed by the
+ * district root, keeps the district id, network key (sealed) and certificate,
+ * installs the scope keys addressed to this node (rebuilding their scopes),
+ * then publishes the certificate and every key wrap of the file as public
+ * records. The file may hold a key wrap per scope and reader (every hub, every
+ * office of a community), so this takes as many envelopes as needed, each of
+ * at most 1000 changes and never splitting a wrap (5 changes): the certificate
+ * and up to 199 wraps in the first, up to 200 wraps in each further one, all
+ * written in one transaction. From then on ingest through this handle
+ * enforces the district's trust rules; another process that has the store
+ * open (a running tongxind) keeps the district state, network key and
+ * certificate it read at node_open until it reopens the store (node_refresh
+ * does not pick up an enrolment). */
 int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len);
 
 /* Whether this node belongs to a district (and its id). */
@@ -535,10 +550,22 @@ int node_schema_check_scope(const struct node_change *ch, size_t n, const char *
                             size_t cap);
 
 /* Catch up with what another process changed in this data directory (the CLI's
- * cert install, keys import, revoke, bundle import beside a running daemon):
- * scope keys installed elsewhere are loaded and their scopes rebuilt, and the
- * trust table is rebuilt when the public scope grew. *changed (may be NULL) is
- * set when trust or keys changed. Cheap when nothing did. */
+ * keys import, revoke, bundle import beside a running daemon). Every call
+ * opens a read transaction, walks the stored scope keys (unsealing only those
+ * not yet in memory, one X25519 operation each; a key that does not unseal is
+ * logged at every call) and looks up the newest arrival of the public scope:
+ * no write, no pass over the log when nothing changed. Keys new here are
+ * loaded and the scopes they open rebuilt, a pass over the log per scope.
+ * When the public scope's newest arrival is not the one last processed, the
+ * whole trust pass runs (node__system_process): the trust table is rebuilt
+ * from every public envelope, key wraps addressed to this node are installed
+ * (their scopes rebuilt), and revocation cuts are applied (truncating and
+ * rebuilding what they touch). *changed (may be NULL) is set when keys were loaded or the
+ * trust pass ran, even if the new public envelopes changed nothing. Of an
+ * enrolment by another process only the scope keys are picked up: whether the
+ * store is in a district is read at node_open (no trust pass runs outside a
+ * district), and the network key and certificate a caller took from
+ * node_identity stay as they were. */
 int node_refresh(struct node_store *s, int *changed);
 
 /* Remember what a peer is known to hold (from its bundle or a sync session). */
