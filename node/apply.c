@@ -221,6 +221,18 @@ int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate 
     memset(ts, 0, sizeof(*ts));
     ts->now = node__now(s);
     ts->next_arrival = node__next_arrival(s, txn);
+    {
+        MDB_cursor *cur;
+        MDB_val k, v;
+
+        if (mdb_cursor_open(txn, s->dbi[DB_LOG], &cur) == 0) {
+            if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 12) {
+                memcpy(ts->log_last, k.mv_data, 12);
+                ts->log_last_ok = 1;
+            }
+            mdb_cursor_close(cur);
+        }
+    }
     /* The clock never goes below this node's own last envelope, even when
      * another process wrote since we last looked. */
     if (s->have_sk && node__origin_get(s, txn, s->pk, 0, &own) == TX_OK &&
@@ -289,12 +301,22 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
 {
     uint8_t lk[12], ak[8], sk[CRDT_MAX_SCOPE + 9];
     MDB_val k = {12, lk}, v = {len + LOG_PREFIX, NULL};
-    int rc_, err;
+    int rc_, err, last;
 
     logkey(lk, o->idx, e->seq);
     node__put_u64(ak, ts->next_arrival);
-    if ((rc_ = mdb_put(txn, s->dbi[DB_LOG], &k, &v, MDB_NOOVERWRITE | MDB_RESERVE)))
+    /* Past the last key (an origin with the highest index, as in a catch-up
+     * from one peer) LMDB can append; in the middle of the tree it splits a
+     * full page in two. The store is empty, or its last key was read at the
+     * start of the transaction and follows every append since. */
+    last = !ts->log_last_ok || memcmp(lk, ts->log_last, 12) > 0;
+    if ((rc_ = mdb_put(txn, s->dbi[DB_LOG], &k, &v,
+                       MDB_NOOVERWRITE | MDB_RESERVE | (last ? MDB_APPEND : 0))))
         return rc_ == MDB_KEYEXIST ? TX_ECORRUPT : node__mdb_err(rc_);
+    if (last) {
+        memcpy(ts->log_last, lk, 12);
+        ts->log_last_ok = 1;
+    }
     memcpy(v.mv_data, ak, LOG_PREFIX);
     memcpy((uint8_t *)v.mv_data + LOG_PREFIX, bytes, len);
     k.mv_size = 8;

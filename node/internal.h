@@ -210,6 +210,10 @@ struct node__txstate {
     uint64_t now;
     uint64_t badbody;
     int system_dirty; /* a public-scope body was applied: certs, keys may change */
+    /* The last key of the log: an append beyond it uses MDB_APPEND, which
+     * fills pages instead of splitting them in half. */
+    uint8_t log_last[12];
+    int log_last_ok;
 };
 int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts);
 /* The arrival number the next appended envelope gets. */
