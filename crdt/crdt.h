@@ -117,7 +117,9 @@ struct tx_mem {
 };
 
 /* Install an allocator (NULL restores the C library's). Call before anything else
- * allocates: memory must be freed by the allocator that gave it. Not thread-safe. */
+ * allocates: memory must be freed by the allocator that gave it. Installing is
+ * not thread-safe; the allocator's functions must be, because node ingest
+ * allocates on more than one thread (node_ingest_many's preparation). */
 void tx_mem_set(const struct tx_mem *mem);
 /* Allocate size bytes; NULL on failure (size 0 allocates 1 byte). */
 void *tx_malloc(size_t size);

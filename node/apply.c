@@ -252,16 +252,28 @@ static void logkey(uint8_t *k, uint32_t idx, uint64_t seq)
     node__put_u64(k + 4, seq);
 }
 
-/* Decrypt, decode and apply e when this node can read it. Returns TX_OK, or an
- * error of the store; a body that is bad is counted and skipped. */
+/* Decrypt, decode and apply e when this node can read it. pre, when not NULL,
+ * is the body opened and decoded ahead of the transaction (pipelined ingest);
+ * it is used unless it found no key (a key may have been installed since) or
+ * ran out of memory. Returns TX_OK, or an error of the store; a body that is
+ * bad is counted and skipped. */
 static int apply_readable(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
-                          struct node__reccache *rc, const struct crdt_env *e, int *readable)
+                          struct node__reccache *rc, const struct crdt_env *e,
+                          const struct node__opened *pre, int *readable)
 {
-    uint8_t *pt;
+    uint8_t *pt = NULL;
     size_t ptlen;
     struct crdt_body b;
-    int err = node__body_open(s, e, &pt, &ptlen);
+    const struct crdt_body *body = &b;
+    int err, own = 1;
 
+    if (pre && pre->open_err != TX_ENOKEY && pre->open_err != TX_ENOMEM &&
+        pre->dec_err != TX_ENOMEM) {
+        err = pre->open_err;
+        own = 0;
+    } else {
+        err = node__body_open(s, e, &pt, &ptlen);
+    }
     *readable = err != TX_ENOKEY;
     if (err == TX_ENOKEY)
         return TX_OK;
@@ -271,13 +283,20 @@ static int apply_readable(struct node_store *s, MDB_txn *txn, struct node__txsta
         ts->badbody++;
         return TX_OK;
     }
-    err = crdt_body_decode(&b, pt, ptlen);
+    if (own) {
+        err = crdt_body_decode(&b, pt, ptlen);
+    } else {
+        err = pre->dec_err;
+        body = &pre->body;
+    }
     if (!err)
-        err = node__apply_body(s, txn, rc, e, &b);
+        err = node__apply_body(s, txn, rc, e, body);
     if (!err && e->epoch == 0)
         ts->system_dirty = 1; /* public records: certificates, revocations, key wraps */
-    crdt_body_release(&b);
-    tx_free(pt);
+    if (own) {
+        crdt_body_release(&b);
+        tx_free(pt);
+    }
     if (err == TX_ENOMEM || err == TX_ESTORE || err == TX_EMAPFULL || err == TX_EIO ||
         err == TX_ECORRUPT)
         return err;
@@ -294,10 +313,27 @@ static int apply_readable(struct node_store *s, MDB_txn *txn, struct node__txsta
     return TX_OK;
 }
 
+int node__open_ahead(struct node_store *s, const struct crdt_env *e, struct node__opened *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->open_err = node__body_open(s, e, &o->pt, &o->ptlen);
+    if (!o->open_err)
+        o->dec_err = crdt_body_decode(&o->body, o->pt, o->ptlen);
+    return o->open_err == TX_ENOMEM || o->dec_err == TX_ENOMEM ? TX_ENOMEM : TX_OK;
+}
+
+void node__opened_release(struct node__opened *o)
+{
+    if (!o->open_err)
+        crdt_body_release(&o->body);
+    tx_free(o->pt);
+    memset(o, 0, sizeof(*o));
+}
+
 int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
                  struct node__reccache *rc, struct origin_row *o, const struct crdt_env *e,
                  const uint8_t *bytes, size_t len, const uint8_t hash[CRDT_HASH_BYTES], int apply,
-                 int *readable)
+                 const struct node__opened *pre, int *readable)
 {
     uint8_t lk[12], ak[8], sk[CRDT_MAX_SCOPE + 9];
     MDB_val k = {12, lk}, v = {len + LOG_PREFIX, NULL};
@@ -346,7 +382,7 @@ int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
     *readable = e->epoch == 0 || node__scope_key(s, e->scope, e->epoch) != NULL;
     if (!apply)
         return TX_OK;
-    err = apply_readable(s, txn, ts, rc, e, readable);
+    err = apply_readable(s, txn, ts, rc, e, pre, readable);
     return err;
 }
 
@@ -436,7 +472,7 @@ int node__rebuild_scopes_txn(struct node_store *s, MDB_txn *txn,
             break;
         }
         if (scope_in(scopes, n, e.scope, e.scope_len))
-            err = apply_readable(s, txn, &ts, rc, &e, &readable);
+            err = apply_readable(s, txn, &ts, rc, &e, NULL, &readable);
         crdt_env_release(&e);
         if (err)
             break;

@@ -30,6 +30,7 @@
 #define PREFIX_BYTES  14
 #define TRAILER_BYTES (8 + CRDT_HASH_BYTES)
 #define BATCH         1000
+#define WINDOW        (64 * BATCH)
 #define MAX_HEADER    (64u << 20)
 
 struct out {
@@ -364,27 +365,14 @@ static int bundle_check(const uint8_t *p, size_t len, struct parsed *b)
     return TX_OK;
 }
 
-static void report_add(struct node_ingest_report *a, const struct node_ingest_report *b)
-{
-    a->accepted += b->accepted;
-    a->duplicate += b->duplicate;
-    a->held += b->held;
-    a->released += b->released;
-    a->unreadable += b->unreadable;
-    a->rejected += b->rejected;
-    a->equivocations += b->equivocations;
-    for (int i = 0; i < NODE_R_COUNT; i++)
-        a->by_reason[i] += b->by_reason[i];
-}
-
 int node_bundle_import(struct node_store *s, const char *path, struct node_bundle_report *rep)
 {
     struct node_bundle_report dummy;
     struct parsed b;
     struct stat st;
     const uint8_t *p = NULL;
-    const uint8_t *envs[BATCH];
-    size_t lens[BATCH], n = 0, off, end;
+    const uint8_t **envs = NULL;
+    size_t *lens = NULL, n = 0, off, end;
     int fd, err;
 
     if (!rep)
@@ -410,18 +398,26 @@ int node_bundle_import(struct node_store *s, const char *path, struct node_bundl
         goto out;
     rep->envelopes = b.count + b.evidence;
     end = (size_t)st.st_size - TRAILER_BYTES;
+    /* Windows of WINDOW envelopes (memory bounded whatever the bundle holds),
+     * each ingested in batches of BATCH, the next batch prepared while one
+     * commits. */
+    if (!(envs = tx_calloc(WINDOW, sizeof(*envs))) || !(lens = tx_calloc(WINDOW, sizeof(*lens)))) {
+        err = TX_ENOMEM;
+        goto out;
+    }
     for (off = b.body_off; off < end;) {
         uint32_t l = node__get_u32(p + off);
-        struct node_ingest_report r;
 
         envs[n] = p + off + 4;
         lens[n] = l;
         n++;
         off += 4 + (size_t)l;
-        if (n == BATCH || off >= end) {
-            if ((err = node_ingest(s, envs, lens, n, &r)))
+        if (n == WINDOW || off >= end) {
+            struct node_ingest_report r;
+
+            if ((err = node_ingest_many(s, envs, lens, n, BATCH, &r)))
                 goto out;
-            report_add(&rep->ingest, &r);
+            node__report_add(&rep->ingest, &r);
             n = 0;
         }
     }
@@ -435,6 +431,8 @@ int node_bundle_import(struct node_store *s, const char *path, struct node_bundl
     if (memcmp(b.exporter, s->info.id, CRDT_KEY_BYTES) != 0)
         err = node_peer_vector_set(s, b.exporter, b.vec, b.nvec);
 out:
+    tx_free(envs);
+    tx_free(lens);
     tx_free(b.vec);
     munmap((void *)p, (size_t)st.st_size);
     return err;

@@ -36,6 +36,8 @@ struct cand {
     uint8_t from_held;
     uint8_t reason; /* hold reason when held */
     uint8_t bad;    /* refused at decode: stays refused when a run is redone */
+    uint8_t pre;    /* opened holds the body, opened ahead (pipelined ingest) */
+    struct node__opened opened;
 };
 
 struct orig {
@@ -612,7 +614,7 @@ static int apply_ready(struct node_store *s, MDB_txn *txn, struct ingest_ctx *c)
                 }
                 if ((err = orig_ensure(s, txn, o)) ||
                     (err = node__append(s, txn, &c->ts, c->rc, &o->row, &x->env, x->bytes, x->len,
-                                        x->hash, 1, &readable)))
+                                        x->hash, 1, x->pre ? &x->opened : NULL, &readable)))
                     return err;
                 o->dirty = 1;
                 x->state = C_DONE;
@@ -934,6 +936,100 @@ static void preverify(struct ingest_ctx *c)
     tx_free(v);
 }
 
+/* The pure part of a batch, before its transaction: decode, size checks,
+ * hashes, the signature pre-pass and, with open_bodies, decryption and body
+ * decoding. Touches only c and reads the scope keys, so the pipeline runs it on
+ * a second thread while the previous batch's transaction commits. */
+static int prepare(struct node_store *s, struct ingest_ctx *c, const uint8_t *const *envs,
+                   const size_t *lens, size_t n, int open_bodies)
+{
+    int err;
+
+    c->nin = n;
+    if (n && !(c->in = tx_calloc(n, sizeof(*c->in))))
+        return TX_ENOMEM;
+    /* Decoded outside the transaction, and kept if the transaction is redone
+     * after the map grows. */
+    for (size_t i = 0; i < n; i++) {
+        struct cand *x = &c->in[i];
+
+        x->bytes = envs[i];
+        x->len = lens[i];
+        if (lens[i] > CRDT_MAX_ENVELOPE) {
+            x->state = C_DONE;
+            x->bad = 1;
+            c->pre.by_reason[NODE_R_OVERSIZED]++;
+            c->pre.rejected++;
+            continue;
+        }
+        err = crdt_env_decode(&x->env, envs[i], lens[i]);
+        if (err == TX_ENOMEM)
+            return err;
+        if (err) {
+            x->state = C_DONE;
+            x->bad = 1;
+            c->pre.by_reason[err == TX_ETOOBIG ? NODE_R_OVERSIZED : NODE_R_MALFORMED]++;
+            c->pre.rejected++;
+            continue;
+        }
+        if ((err = crdt_env_hash(envs[i], lens[i], x->hash)))
+            return err;
+    }
+    preverify(c);
+    for (size_t i = 0; open_bodies && i < n; i++) {
+        struct cand *x = &c->in[i];
+
+        if (x->bad)
+            continue;
+        x->pre = 1; /* even on ENOMEM: the transaction then opens it itself */
+        node__open_ahead(s, &x->env, &x->opened);
+    }
+    return TX_OK;
+}
+
+static void batch_release(struct ingest_ctx *c)
+{
+    run_reset(c);
+    for (size_t i = 0; i < c->nin; i++) {
+        if (c->in[i].pre)
+            node__opened_release(&c->in[i].opened);
+        crdt_env_release(&c->in[i].env);
+    }
+    tx_free(c->in);
+    {
+        struct node_ingest_report *rep = c->rep;
+
+        memset(c, 0, sizeof(*c)); /* reused by the pipeline for a later batch */
+        c->rep = rep;
+    }
+}
+
+/* After a batch's transaction: what its public records changed (trust, keys:
+ * this changes s->keys, so no preparation may run meanwhile). */
+static int after_batch(struct node_store *s, struct ingest_ctx *c, int err)
+{
+    if (!err && c->ts.system_dirty && s->in_district)
+        err = node__system_process(s);
+    if (!err && c->rep->equivocations)
+        node__log(s, NODE_LOG_WARN, "ingest: %llu equivocation(s) recorded",
+                  (unsigned long long)c->rep->equivocations);
+    return err;
+}
+
+void node__report_add(struct node_ingest_report *a, const struct node_ingest_report *b)
+{
+    a->accepted += b->accepted;
+    a->duplicate += b->duplicate;
+    a->held += b->held;
+    a->released += b->released;
+    a->unreadable += b->unreadable;
+    a->rejected += b->rejected;
+    a->badbody += b->badbody;
+    a->equivocations += b->equivocations;
+    for (int i = 0; i < NODE_R_COUNT; i++)
+        a->by_reason[i] += b->by_reason[i];
+}
+
 int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
                 struct node_ingest_report *rep)
 {
@@ -948,48 +1044,105 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
         return TX_EINVAL;
     memset(&c, 0, sizeof(c));
     c.rep = rep;
-    c.nin = n;
-    if (n && !(c.in = tx_calloc(n, sizeof(*c.in))))
-        return TX_ENOMEM;
-    /* Decode outside the transaction: pure, and kept if the transaction is
-     * redone after the map grows. */
-    for (size_t i = 0; i < n; i++) {
-        struct cand *x = &c.in[i];
+    /* Bodies are opened inside the transaction, only for what is appended: a
+     * batch from gossip is often mostly duplicates. */
+    if (!(err = prepare(s, &c, envs, lens, n, 0)))
+        err = after_batch(s, &c, node__write_txn(s, ingest_fn, &c));
+    batch_release(&c);
+    return err;
+}
 
-        x->bytes = envs[i];
-        x->len = lens[i];
-        if (lens[i] > CRDT_MAX_ENVELOPE) {
-            x->state = C_DONE;
-            x->bad = 1;
-            c.pre.by_reason[NODE_R_OVERSIZED]++;
-            c.pre.rejected++;
-            continue;
-        }
-        err = crdt_env_decode(&x->env, envs[i], lens[i]);
-        if (err == TX_ENOMEM)
-            goto out;
-        if (err) {
-            x->state = C_DONE;
-            x->bad = 1;
-            c.pre.by_reason[err == TX_ETOOBIG ? NODE_R_OVERSIZED : NODE_R_MALFORMED]++;
-            c.pre.rejected++;
-            continue;
-        }
-        if ((err = crdt_env_hash(envs[i], lens[i], x->hash)))
-            goto out;
+/* --- Pipelined ingest of many batches ---------------------------------------
+ *
+ * One batch's transaction and the preparation of the next are independent: the
+ * preparation is pure (it reads the envelopes and the scope keys), the
+ * transaction reads and writes the store. So while batch k's transaction runs
+ * and, above all, waits for its commit to reach the disk, a second thread
+ * prepares batch k+1, decryption and body decoding included. The results are
+ * those of calling node_ingest on each batch in turn: keys installed by batch
+ * k's public records (after its commit) are seen by batch k+1, because a body
+ * prepared without a key is opened again inside the transaction. */
+
+struct prep_job {
+    struct node_store *s;
+    struct ingest_ctx *c;
+    const uint8_t *const *envs;
+    const size_t *lens;
+    size_t n;
+    int err;
+};
+
+static void *prep_worker(void *arg)
+{
+    struct prep_job *j = arg;
+
+    j->err = prepare(j->s, j->c, j->envs, j->lens, j->n, 1);
+    return NULL;
+}
+
+int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
+                     size_t per_txn, struct node_ingest_report *rep)
+{
+    struct ingest_ctx c[2];
+    struct node_ingest_report r[2], dummy;
+    struct prep_job job;
+    size_t off = 0;
+    unsigned int envflags = 0;
+    int err = TX_OK, threads = preverify_threads() > 1, deferred = 0;
+
+    if (!rep)
+        rep = &dummy;
+    memset(rep, 0, sizeof(*rep));
+    if (s->readonly || per_txn == 0)
+        return TX_EINVAL;
+    memset(c, 0, sizeof(c));
+    c[0].rep = &r[0];
+    c[1].rep = &r[1];
+    /* Each batch's commit flushes its pages, but its meta page is written
+     * without a flush of its own (MDB_NOMETASYNC): the next commit's flush
+     * carries it, and the call ends with one more (mdb_env_sync). LMDB keeps
+     * the store consistent this way; a crash during the call can lose the
+     * batch committed last, which the call has not reported yet. */
+    mdb_env_get_flags(s->env, &envflags);
+    if (!(envflags & (MDB_NOSYNC | MDB_NOMETASYNC)) && n > per_txn)
+        deferred = mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1) == 0;
+    job = (struct prep_job){s, &c[0], envs, lens, n < per_txn ? n : per_txn, 0};
+    prep_worker(&job);
+    err = job.err;
+    for (unsigned k = 0; !err && off < n; k ^= 1) {
+        struct ingest_ctx *cur = &c[k], *nxt = &c[k ^ 1];
+        size_t len = cur->nin, noff = off + len, nlen = n - noff < per_txn ? n - noff : per_txn;
+        pthread_t th;
+        int started = 0;
+
+        memset(&r[k ^ 1], 0, sizeof(r[k ^ 1]));
+        job = (struct prep_job){s, nxt, envs + noff, lens + noff, nlen, 0};
+        if (nlen && threads)
+            started = pthread_create(&th, NULL, prep_worker, &job) == 0;
+        memset(&r[k], 0, sizeof(r[k]));
+        /* The transaction does not change the scope keys, which is all the
+         * preparation reads of s; the trust and key updates wait for it. */
+        err = node__write_txn(s, ingest_fn, cur);
+        if (started)
+            pthread_join(th, NULL);
+        err = after_batch(s, cur, err);
+        node__report_add(rep, &r[k]);
+        batch_release(cur);
+        if (!err && nlen && !started)
+            prep_worker(&job); /* one thread: after the commit, as node_ingest would */
+        if (!err)
+            err = job.err;
+        off = noff;
     }
-    preverify(&c);
-    err = node__write_txn(s, ingest_fn, &c);
-    if (!err && c.ts.system_dirty && s->in_district)
-        err = node__system_process(s);
-out:
-    run_reset(&c);
-    for (size_t i = 0; i < n; i++)
-        crdt_env_release(&c.in[i].env);
-    tx_free(c.in);
-    if (!err && rep->equivocations)
-        node__log(s, NODE_LOG_WARN, "ingest: %llu equivocation(s) recorded",
-                  (unsigned long long)rep->equivocations);
+    batch_release(&c[0]);
+    batch_release(&c[1]);
+    if (deferred) {
+        int rc;
+
+        mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
+        if ((rc = mdb_env_sync(s->env, 1)) && !err)
+            err = node__mdb_err(rc);
+    }
     return err;
 }
 

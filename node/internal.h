@@ -219,11 +219,25 @@ int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate 
 /* The arrival number the next appended envelope gets. */
 uint64_t node__next_arrival(struct node_store *s, MDB_txn *txn);
 int node__txstate_save(struct node_store *s, MDB_txn *txn, const struct node__txstate *ts);
-/* apply: 0 for local writes (already applied while building the envelope). */
+/* A body opened (decrypted) and decoded before its transaction, by the
+ * pipelined ingest's preparation thread. Pure: it reads only the scope keys. */
+struct node__opened {
+    int open_err; /* node__body_open's result (TX_ENOKEY: no key then) */
+    int dec_err;  /* crdt_body_decode's, when open_err is TX_OK */
+    uint8_t *pt;  /* the plaintext the body borrows from */
+    size_t ptlen;
+    struct crdt_body body; /* valid when both errors are TX_OK */
+};
+/* Fill o for e; returns TX_ENOMEM only when allocation failed (o is then still
+ * safe to release, and the transaction opens the body itself). */
+int node__open_ahead(struct node_store *s, const struct crdt_env *e, struct node__opened *o);
+void node__opened_release(struct node__opened *o);
+/* apply: 0 for local writes (already applied while building the envelope).
+ * pre: the body opened ahead (or NULL: opened here). */
 int node__append(struct node_store *s, MDB_txn *txn, struct node__txstate *ts,
                  struct node__reccache *rc, struct origin_row *o, const struct crdt_env *e,
                  const uint8_t *bytes, size_t len, const uint8_t hash[CRDT_HASH_BYTES], int apply,
-                 int *readable);
+                 const struct node__opened *pre, int *readable);
 
 /* trust (trust.c) */
 void node__trust_clear(struct node_trust *t);
@@ -259,6 +273,9 @@ int node__wrap_verify(const uint8_t district[32], const char *scope, uint32_t ep
 void node__netkey_digest(const uint8_t node[32], const uint8_t sealed[80], uint8_t out[32]);
 #define NODE_WRAP_CTX   "tongxin-keywrap-v1"
 #define NODE_NETKEY_CTX "tongxin-netkey-v1"
+
+/* Add b's counts to a (ingest.c). */
+void node__report_add(struct node_ingest_report *a, const struct node_ingest_report *b);
 
 /* revocation on disk (apply.c) */
 uint64_t node__origin_head(struct node_store *s, const uint8_t *origin);

@@ -215,6 +215,25 @@ struct node_ingest_report {
 int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
                 struct node_ingest_report *rep);
 
+/* Ingest n envelopes in consecutive batches of per_txn, one write transaction
+ * each, with the same results as calling node_ingest on each batch in turn
+ * (counts are summed into rep; an envelope held by one batch and released by a
+ * later one counts in held and in released). Faster for long runs (catch-up,
+ * bundle import): while one batch's transaction commits, a second thread
+ * prepares the next one (decoding, hashing, signature checks, decryption), so
+ * the wait for the disk is not idle, and a batch's commit flushes its pages
+ * but leaves its meta page to the next commit's flush (LMDB's MDB_NOMETASYNC,
+ * which keeps the store consistent; set for the call only); the call ends
+ * with a flush of its own. So, as with node_ingest, everything is durable when
+ * it returns; a crash during the call may lose the batch committed last.
+ * Batches committed before an error stay committed; the error is returned.
+ * Not for use while another thread of this process writes through s. per_txn = 0 or a read-only
+ * store: TX_EINVAL. envs, lens: borrowed for the call. Threading: as node_ingest, and the
+ * allocation hook (tx_mem_set) must be thread-safe, as libc's is; with TONGXIN_VERIFY_THREADS=1
+ * everything runs on the calling thread. */
+int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
+                     size_t per_txn, struct node_ingest_report *rep);
+
 /* Try again to apply held envelopes (e.g. after the wall clock caught up with a
  * skewed timestamp). Cheap when nothing is held. */
 int node_release_held(struct node_store *s, struct node_ingest_report *rep);

@@ -6,6 +6,7 @@
 #ifndef TONGXIN_TXTEST_H
 #define TONGXIN_TXTEST_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,24 +30,27 @@ struct txt_alloc {
 };
 
 static struct txt_alloc txt_a;
+/* The allocation hook must be thread-safe: ingest prepares batches and checks
+ * signatures on other threads. */
+static pthread_mutex_t txt_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Each block carries its size in a 16-byte header (keeps max_align_t alignment). */
 static void *txt_malloc(void *ctx, size_t n)
 {
-    unsigned char *p;
+    unsigned char *p = NULL;
     (void)ctx;
+    pthread_mutex_lock(&txt_lock);
     txt_a.calls++;
-    if (txt_a.fail_at && txt_a.calls == txt_a.fail_at)
-        return NULL;
-    p = malloc(n + 16);
-    if (!p)
-        return NULL;
-    memcpy(p, &n, sizeof(n));
-    txt_a.live_bytes += n;
-    txt_a.live_blocks++;
-    if (txt_a.live_bytes > txt_a.peak_bytes)
-        txt_a.peak_bytes = txt_a.live_bytes;
-    return p + 16;
+    if (!(txt_a.fail_at && txt_a.calls == txt_a.fail_at) && (p = malloc(n + 16))) {
+        memcpy(p, &n, sizeof(n));
+        txt_a.live_bytes += n;
+        txt_a.live_blocks++;
+        if (txt_a.live_bytes > txt_a.peak_bytes)
+            txt_a.peak_bytes = txt_a.live_bytes;
+        p += 16;
+    }
+    pthread_mutex_unlock(&txt_lock);
+    return p;
 }
 
 static void txt_free(void *ctx, void *ptr)
@@ -57,8 +61,10 @@ static void txt_free(void *ctx, void *ptr)
     if (!p)
         return;
     memcpy(&n, p - 16, sizeof(n));
+    pthread_mutex_lock(&txt_lock);
     txt_a.live_bytes -= n;
     txt_a.live_blocks--;
+    pthread_mutex_unlock(&txt_lock);
     free(p - 16);
 }
 

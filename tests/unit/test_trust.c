@@ -1890,6 +1890,61 @@ static void test_key_hygiene(void **state)
     fx_done(&f);
 }
 
+/* node_ingest_many prepares batch k+1 (decrypting it) while batch k commits.
+ * When batch k carries a key wrap for this node, the key is installed only
+ * after that commit: batch k+1 was prepared without it and must be opened
+ * again in its transaction, or it would be stored as unreadable. */
+static int epoch_cb(const struct node_log_entry *e, void *ctx)
+{
+    uint32_t *epoch = ctx;
+
+    *epoch = e->epoch; /* the last one wins */
+    return 0;
+}
+
+static void test_pipeline_key_mid_stream(void **state)
+{
+    struct fx f;
+    struct member hub, a, a2;
+    char ga[CRDT_MAX_SCOPE + 1];
+    struct txn_envs v = {0};
+    struct node_ingest_report rep;
+    struct key_look kl;
+    uint32_t epoch = 0;
+    int rc;
+    (void)state;
+
+    fx_init(&f, "trust-pipe");
+    member_new(&f, f.d, &hub, "hub", "district", NODE_ROLE_HUB, 30);
+    member_new(&f, f.d, &a, "office-a", "a", NODE_ROLE_OFFICE, 30);
+    member_new(&f, f.d, &a2, "office-a2", "a", NODE_ROLE_OFFICE, 30);
+    assert_int_equal(node_scope_general("a", ga), TX_OK);
+    txn_put(a.s, ga, "case", "r0", "note", "epoch one");
+    carry(&f, &a, &hub);
+    /* Revoking A2 rotates general:a to epoch 2, wrapped for A and the hub. */
+    assert_int_equal(node_district_revoke(f.d, hub.s, a2.id, 0, "left"), TX_OK);
+    txn_put(hub.s, ga, "case", "r1", "note", "epoch two");
+    assert_int_equal(node_log_each(hub.s, hub.id, 0, epoch_cb, &epoch), TX_OK);
+    assert_int_equal(epoch, 2);
+    kl = key_state(&a, ga, 2);
+    assert_false(kl.found);
+    /* The hub's log to A, one envelope per transaction, pipelined. */
+    txn_envs_collect(hub.s, NULL, &v);
+    rc = node_ingest_many(a.s, v.b, v.len, v.n, 1, &rep);
+    if (rc)
+        fail_msg("node_ingest_many: %s", tx_errname(rc));
+    kl = key_state(&a, ga, 2);
+    assert_true(kl.found);
+    assert_int_equal(rep.unreadable, 0);
+    expect_str(&a, ga, "case", "r1", "epoch two");
+    expect_str(&a, ga, "case", "r0", "epoch one");
+    txn_envs_free(&v);
+    member_close(&hub);
+    member_close(&a);
+    member_close(&a2);
+    fx_done(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1908,6 +1963,7 @@ int main(void)
         cmocka_unit_test(test_keywrap_not_root_signed),
         cmocka_unit_test(test_trust_records_overwritten),
         cmocka_unit_test(test_enrolment_tampered),
+        cmocka_unit_test(test_pipeline_key_mid_stream),
     };
 
     g_rng.s = txt_seed("TX_TRUST_SEED", "test_trust");

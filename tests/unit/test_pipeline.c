@@ -1,0 +1,263 @@
+/*
+ * test_pipeline.c - node_ingest_many gives what node_ingest per batch gives.
+ *
+ * Three offices of one community write into the general scope (readable by
+ * the receivers), the private scope (not shared: stored unreadable) and the
+ * public scope, syncing with each other now and then so that later writes
+ * supersede and depend on other origins' envelopes. Their envelopes, shuffled
+ * by runs so that some arrive before their predecessors or dependencies (held,
+ * then released by a later batch), are ingested by two fresh stores: one with
+ * node_ingest_many in batches of k, one with node_ingest on the same batches.
+ * Both must end with the same records, log, hold queue and lifetime counters,
+ * and the summed reports must be equal field by field. The same again with
+ * TONGXIN_VERIFY_THREADS=1 (no second thread). A bad envelope, a duplicate and
+ * an oversized one in the stream are counted the same way.
+ *
+ * Randomised: TX_PIPELINE_SEED replays a run (the seed is printed).
+ */
+#include "txnode.h"
+
+#define PUB "public"
+
+static struct txt_rng g_rng;
+
+struct offices {
+    char dir[3][TXN_PATH];
+    struct node_store *s[3];
+    char general[CRDT_MAX_SCOPE + 1], private_[CRDT_MAX_SCOPE + 1];
+};
+
+static void write_history(struct offices *o, int rounds)
+{
+    for (int r = 0; r < rounds; r++) {
+        int w = (int)txt_below(&g_rng, 3), n = 1 + (int)txt_below(&g_rng, 6);
+
+        for (int i = 0; i < n; i++) {
+            char id[16], val[32];
+            const char *scope = o->general;
+            const char *type = "case";
+
+            snprintf(id, sizeof(id), "r%llu", (unsigned long long)txt_below(&g_rng, 12));
+            snprintf(val, sizeof(val), "v%d-%d-%d", r, w, i);
+            switch (txt_below(&g_rng, 8)) {
+            case 0:
+                scope = o->private_;
+                type = "person";
+                break;
+            case 1:
+                scope = PUB;
+                type = "notice";
+                break;
+            default: break;
+            }
+            txn_put(o->s[w], scope, type, id, "note", val);
+        }
+        if (txt_below(&g_rng, 3) == 0) {
+            int a = (int)txt_below(&g_rng, 3), b = (int)txt_below(&g_rng, 3);
+
+            if (a != b)
+                txn_sync_all(o->s[a], o->s[b]);
+        }
+    }
+}
+
+static struct node_store *receiver(const char *tag, char *dir, size_t cap, struct offices *o)
+{
+    struct node_store *s = txn_node_new(dir, cap, tag, "c1");
+
+    txn_share_key(o->s[0], s, o->general); /* the general key, not the private one */
+    return s;
+}
+
+static void expect_reports_equal(const struct node_ingest_report *a,
+                                 const struct node_ingest_report *b)
+{
+    assert_int_equal(a->accepted, b->accepted);
+    assert_int_equal(a->duplicate, b->duplicate);
+    assert_int_equal(a->held, b->held);
+    assert_int_equal(a->released, b->released);
+    assert_int_equal(a->unreadable, b->unreadable);
+    assert_int_equal(a->rejected, b->rejected);
+    assert_int_equal(a->badbody, b->badbody);
+    assert_int_equal(a->equivocations, b->equivocations);
+    for (int r = 0; r < NODE_R_COUNT; r++)
+        assert_int_equal(a->by_reason[r], b->by_reason[r]);
+}
+
+static void report_sum(struct node_ingest_report *a, const struct node_ingest_report *b)
+{
+    a->accepted += b->accepted;
+    a->duplicate += b->duplicate;
+    a->held += b->held;
+    a->released += b->released;
+    a->unreadable += b->unreadable;
+    a->rejected += b->rejected;
+    a->badbody += b->badbody;
+    a->equivocations += b->equivocations;
+    for (int r = 0; r < NODE_R_COUNT; r++)
+        a->by_reason[r] += b->by_reason[r];
+}
+
+static void expect_stats_equal(struct node_store *x, struct node_store *y)
+{
+    struct node_stats a = txn_stats(x), b = txn_stats(y);
+
+    assert_int_equal(a.envelopes, b.envelopes);
+    assert_int_equal(a.records, b.records);
+    assert_int_equal(a.held, b.held);
+    assert_int_equal(a.origins, b.origins);
+    for (int r = 0; r < NODE_R_COUNT; r++)
+        assert_int_equal(a.rejected[r], b.rejected[r]);
+}
+
+/* The stream: every office's log, runs of up to 8 envelopes shuffled; a
+ * corrupted copy, a duplicate and an oversized blob put in somewhere. */
+static void make_stream(struct offices *o, struct txn_envs *out)
+{
+    struct txn_envs all = {0};
+    size_t *order, n, runs = 0, *start;
+    uint8_t *bad, big[CRDT_MAX_ENVELOPE + 1];
+
+    for (int i = 0; i < 3; i++)
+        txn_envs_collect(o->s[i], NULL, &all); /* overlaps: duplicates too */
+    n = all.n;
+    start = calloc(n + 1, sizeof(*start));
+    order = calloc(n + 1, sizeof(*order));
+    assert_non_null(start);
+    assert_non_null(order);
+    for (size_t i = 0; i < n; i += 1 + txt_below(&g_rng, 8))
+        start[runs++] = i;
+    start[runs] = n;
+    for (size_t i = 0; i < runs; i++)
+        order[i] = i;
+    for (size_t i = runs; i > 1; i--) {
+        size_t j = txt_below(&g_rng, i), t = order[i - 1];
+
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+    for (size_t i = 0; i < runs; i++)
+        for (size_t k = start[order[i]]; k < start[order[i] + 1]; k++) {
+            txn_envs_push(out, all.b[k], all.len[k]);
+            if (k == n / 2) {
+                bad = malloc(all.len[k]);
+                assert_non_null(bad);
+                memcpy(bad, all.b[k], all.len[k]);
+                bad[all.len[k] / 2] ^= 0x40;
+                txn_envs_push(out, bad, all.len[k]);
+                free(bad);
+                txn_envs_push(out, all.b[k], all.len[k]);
+            }
+        }
+    memset(big, 0x91, sizeof(big));
+    txn_envs_push(out, big, sizeof(big));
+    free(start);
+    free(order);
+    txn_envs_free(&all);
+}
+
+static void run_once(struct offices *o, const struct txn_envs *v, size_t k, const char *tag)
+{
+    char dx[TXN_PATH], dy[TXN_PATH];
+    struct node_store *x = receiver(tag, dx, sizeof(dx), o);
+    struct node_store *y = receiver(tag, dy, sizeof(dy), o);
+    struct node_ingest_report rx, ry, r;
+    struct txn_digests gx, gy;
+    int rc;
+
+    memset(&ry, 0, sizeof(ry));
+    rc = node_ingest_many(x, v->b, v->len, v->n, k, &rx);
+    if (rc)
+        fail_msg("node_ingest_many: %s", tx_errname(rc));
+    for (size_t off = 0; off < v->n; off += k) {
+        size_t m = v->n - off < k ? v->n - off : k;
+
+        assert_int_equal(node_ingest(y, v->b + off, v->len + off, m, &r), TX_OK);
+        report_sum(&ry, &r);
+    }
+    print_message("k %zu: accepted %llu duplicate %llu held %llu released %llu unreadable %llu "
+                  "rejected %llu\n",
+                  k, (unsigned long long)rx.accepted, (unsigned long long)rx.duplicate,
+                  (unsigned long long)rx.held, (unsigned long long)rx.released,
+                  (unsigned long long)rx.unreadable, (unsigned long long)rx.rejected);
+    expect_reports_equal(&rx, &ry);
+    assert_true(rx.accepted > 0);
+    {
+        /* the general scope is read, the private one (no key) is not */
+        char got[64];
+
+        assert_int_equal(txn_get_str(x, o->general, "case", "r0", "note", got, sizeof(got)), TX_OK);
+        assert_int_equal(txn_get_str(x, o->private_, "person", "p0", "note", got, sizeof(got)),
+                         TX_ENOTFOUND);
+    }
+    assert_int_equal(rx.by_reason[NODE_R_OVERSIZED], 1);
+    assert_true(rx.rejected >= 2);
+    txn_digests(x, &gx);
+    txn_digests(y, &gy);
+    txn_assert_digests_equal(&gx, &gy);
+    expect_stats_equal(x, y);
+    txn_assert_verify(x);
+    node_close(x);
+    node_close(y);
+    txn_rmrf(dx);
+    txn_rmrf(dy);
+}
+
+static void test_many_equals_batches(void **state)
+{
+    struct offices o;
+    struct txn_envs v = {0};
+    static const size_t ks[] = {1, 7, 64, 1000};
+    (void)state;
+
+    g_rng.s = txt_seed("TX_PIPELINE_SEED", "test_pipeline");
+    memset(&o, 0, sizeof(o));
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+
+        snprintf(tag, sizeof(tag), "pipe-src%d", i);
+        o.s[i] = txn_node_new(o.dir[i], sizeof(o.dir[i]), tag, "c1");
+    }
+    txn_general(o.s[0], o.general);
+    assert_int_equal(node_scope_private("c1", o.private_), TX_OK);
+    txn_put(o.s[0], o.general, "case", "r0", "note", "first"); /* creates the keys */
+    txn_put(o.s[0], o.private_, "person", "p0", "note", "first");
+    for (int i = 1; i < 3; i++) {
+        txn_share_key(o.s[0], o.s[i], o.general);
+        txn_share_key(o.s[0], o.s[i], o.private_);
+    }
+    write_history(&o, 60);
+    make_stream(&o, &v);
+    print_message("stream of %zu envelopes\n", v.n);
+    for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+        run_once(&o, &v, ks[i], "pipe-rx");
+    /* One thread: preparation after each commit, same results. */
+    setenv("TONGXIN_VERIFY_THREADS", "1", 1);
+    run_once(&o, &v, 7, "pipe-rx1");
+    unsetenv("TONGXIN_VERIFY_THREADS");
+    {
+        char d[TXN_PATH];
+        struct node_store *x = receiver("pipe-inval", d, sizeof(d), &o);
+        struct node_ingest_report r;
+
+        assert_int_equal(node_ingest_many(x, v.b, v.len, v.n, 0, &r), TX_EINVAL);
+        assert_int_equal(node_ingest_many(x, NULL, NULL, 0, 10, &r), TX_OK);
+        assert_int_equal(r.accepted, 0);
+        node_close(x);
+        txn_rmrf(d);
+    }
+    txn_envs_free(&v);
+    for (int i = 0; i < 3; i++) {
+        node_close(o.s[i]);
+        txn_rmrf(o.dir[i]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_equals_batches),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
