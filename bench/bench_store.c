@@ -20,6 +20,9 @@
  *       fresh stores, against (a)'s verify rate:
  *         catch-up     20 origins x 5,000, grouped by origin: each call is one
  *                      run of 1,000 consecutive envelopes (one signature);
+ *                      also as one node_ingest_many call in batches of 1,000
+ *                      (what bundle import does), with its second thread and
+ *                      on one thread (TONGXIN_VERIFY_THREADS=1);
  *         round-robin  the same envelopes interleaved over the 20 origins: each
  *                      call holds 20 runs of 50;
  *         one/origin   1,000 origins x 20, interleaved so that each call holds
@@ -971,8 +974,15 @@ static void ingest_figures(struct dataset *d, const char *tag, const uint8_t *co
     snprintf(label, sizeof(label), "ingest catch-up, %s (runs of 1000)", d->scope);
     ingest_add(key, label, &m, total, T_CATCHUP);
     ingest_run(d, sinks[2], blobs[2], bloblens[2], CATCHUP, 1, &m);
-    snprintf(key, sizeof(key), "ingest_catchup_pipelined_%s", tag);
-    snprintf(label, sizeof(label), "  same, node_ingest_many (pipelined), %s", d->scope);
+    snprintf(key, sizeof(key), "ingest_catchup_many_%s", tag);
+    snprintf(label, sizeof(label), "  same, node_ingest_many (2 threads), %s", d->scope);
+    ingest_add(key, label, &m, total, T_CATCHUP);
+    /* the same on one thread: no preparation ahead, the meta flush deferred */
+    setenv("TONGXIN_VERIFY_THREADS", "1", 1);
+    ingest_run(d, sinks[3], blobs[3], bloblens[3], CATCHUP, 1, &m);
+    unsetenv("TONGXIN_VERIFY_THREADS");
+    snprintf(key, sizeof(key), "ingest_catchup_many1_%s", tag);
+    snprintf(label, sizeof(label), "  same, node_ingest_many on one thread, %s", d->scope);
     ingest_add(key, label, &m, total, T_CATCHUP);
     ingest_run(d, sinks[1], blobs[1], bloblens[1], INTERLEAVED, 0, &m);
     snprintf(key, sizeof(key), "ingest_interleaved%d_%s", d->nsrc, tag);
@@ -984,11 +994,11 @@ static void bench_ingest(int twenty, int many_origins)
 {
     int nsrc = 20;
     size_t per = scaled(5000, 200), many_per = scaled(20, 2);
-    static const char *const gsinks[] = {"sink-gen-c", "sink-gen-i", "sink-gen-p"};
-    static const char *const psinks[] = {"sink-pub-c", "sink-pub-i", "sink-pub-p"};
+    static const char *const gsinks[] = {"sink-gen-c", "sink-gen-i", "sink-gen-p", "sink-gen-1"};
+    static const char *const psinks[] = {"sink-pub-c", "sink-pub-i", "sink-pub-p", "sink-pub-1"};
     static const char *const msinks[] = {"sink-many"};
-    uint8_t *blobs[3];
-    size_t lens[3];
+    uint8_t *blobs[4];
+    size_t lens[4];
     struct dataset gen = {"gen", "general:bench", 1, nsrc, per, NULL};
     struct dataset pub = {"pub", NODE_PUBLIC_SCOPE, 0, nsrc, per, NULL};
     struct dataset many = {"many", "general:bench", 1, MANY_ORIGINS, many_per, NULL};
@@ -997,13 +1007,13 @@ static void bench_ingest(int twenty, int many_origins)
     if (twenty) {
         progress("(d) ingest: %d origins x %zu envelopes, %d per node_ingest call", nsrc, per,
                  INGEST_BATCH);
-        dataset_make(&gen, gsinks, 3, blobs, lens);
+        dataset_make(&gen, gsinks, 4, blobs, lens);
         ingest_figures(&gen, "general", (const uint8_t *const *)blobs, lens, gsinks);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             tx_free(blobs[i]);
         dataset_free(&gen);
 
-        dataset_make(&pub, psinks, 3, blobs, lens);
+        dataset_make(&pub, psinks, 4, blobs, lens);
         ingest_figures(&pub, "public", (const uint8_t *const *)blobs, lens, psinks);
         dataset_free(&pub);
     }
