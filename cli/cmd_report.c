@@ -354,7 +354,7 @@ int cmd_demo(struct cli *c, int argc, char **argv)
 
         errno = 0;
         seed = strtoull(seed_s, &end, 0);
-        if (errno || *end || end == seed_s)
+        if (*seed_s < '0' || *seed_s > '9' || errno || *end)
             return cli_usage("--seed needs a number");
     }
     if ((rc = cli_open(c, 1, &s)))

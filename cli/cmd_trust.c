@@ -292,8 +292,8 @@ int cmd_revoke(struct cli *c, int argc, char **argv)
         char *end;
 
         errno = 0;
-        cut = strtoull(after, &end, 10);
-        if (errno || *end || end == after || cut == NODE_CUT_HEAD)
+        cut = strtoull(after, &end, 10); /* which would take "-2" as 2^64 - 2 */
+        if (*after < '0' || *after > '9' || errno || *end || cut == NODE_CUT_HEAD)
             return cli_usage("--after-seq needs a number (0 drops everything the node wrote)");
     }
     if ((err = node_district_open(ddir, NULL, &d)))

@@ -33,6 +33,11 @@ wait_for "the laptop's session" 20 connected laptop
 has() { "$TX" -D "$ROOT/$1" records get "$2" "$3" >/dev/null 2>&1; }
 wait_for "the laptop's record at the hub" 20 has hub household h-1
 
+# a negative cut is a usage error, not 2^64 - 2
+rc=0
+"$TX" -D "$ROOT/hub" revoke --district "$ROOT/district" "$LAPTOP" --after-seq -2 --reason x >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "revoke --after-seq -2 exited $rc, not 2"
+
 # revoke with the hub's daemon running
 "$TX" -D "$ROOT/hub" revoke --district "$ROOT/district" "$LAPTOP" --reason "laptop stolen" >/dev/null
 not_connected() { ! connected laptop; }
