@@ -1175,17 +1175,44 @@ int node_release_held(struct node_store *s, struct node_ingest_report *rep)
 
 int node_held_for_time(struct node_store *s)
 {
+    MDB_envinfo ei;
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val k, v;
-    int err, rc, found = 0;
+    uint64_t due = UINT64_MAX;
+    size_t seen;
+    int err, rc;
 
+    /* Nothing was committed since the last scan: its answer still holds. */
+    if (mdb_env_info(s->env, &ei) == 0 && s->held_scan_txnid &&
+        ei.me_last_txnid == s->held_scan_txnid)
+        return s->held_due_ms <= node__now(s);
     if ((err = node__read_cursor(s, DB_HELD, &txn, &cur)))
         return err;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !found;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-        found = v.mv_size > 0 && ((const uint8_t *)v.mv_data)[0] == NODE_R_HELD_SKEW;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct crdt_env e;
+        uint64_t ms;
+
+        if (v.mv_size <= 2 || ((const uint8_t *)v.mv_data)[0] != NODE_R_HELD_SKEW)
+            continue;
+        if (crdt_env_decode(&e, (const uint8_t *)v.mv_data + 2, v.mv_size - 2)) {
+            due = 0; /* let the release pass deal with it */
+            continue;
+        }
+        /* acceptable once its time is within the skew allowed (ingest's rule) */
+        ms = CRDT_HLC_MS(e.hlc);
+        ms = ms > s->hlc.max_skew_ms ? ms - s->hlc.max_skew_ms : 0;
+        if (ms < due)
+            due = ms;
+        crdt_env_release(&e);
+    }
     mdb_cursor_close(cur);
+    seen = mdb_txn_id(txn); /* the commit this snapshot shows */
     mdb_txn_abort(txn);
-    return found;
+    if (rc != MDB_NOTFOUND)
+        return node__mdb_err(rc);
+    s->held_due_ms = due;
+    s->held_scan_txnid = seen;
+    return due <= node__now(s);
 }

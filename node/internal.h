@@ -81,6 +81,10 @@ struct node_store {
     char *dir;
     MDB_env *env;
     MDB_dbi dbi[DB_COUNT];
+    /* node_held_for_time's last scan: the commit it saw, and the earliest
+     * time (ms) a SKEW-held envelope becomes acceptable (UINT64_MAX: none) */
+    size_t held_scan_txnid;
+    uint64_t held_due_ms;
     int readonly;
     struct node_os os;
     struct node_info info;

@@ -237,16 +237,16 @@ int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const siz
 /* Try again to apply held envelopes (e.g. after the wall clock caught up with a
  * skewed timestamp). Cheap when nothing is held. */
 int node_release_held(struct node_store *s, struct node_ingest_report *rep);
-/* 1 if the hold queue holds at least one envelope held for its time
- * (HELD_SKEW), the only hold that the clock alone can end (the others end when
- * an ingest brings what they wait for, which releases them itself, or when
- * trust changes); 0 if none; a negative TX_E* on error. It does not tell
- * whether that time has come: it answers 1 for as long as any HELD_SKEW entry
- * waits. Read-only, one read transaction: it walks the queue in key order up
- * to the first HELD_SKEW entry, so without one it reads every held entry (up
- * to node_set_max_held's limit). tongxind's housekeeping (every 2 s) calls it
- * to skip node_release_held's write transaction when trust did not change and
- * nothing is held for its time. */
+/* 1 if the hold queue holds an envelope held for its time (HELD_SKEW) whose
+ * time has come (its HLC is within the allowed skew of the store's clock now),
+ * the only hold that the clock alone can end (the others end when an ingest
+ * brings what they wait for, which releases them itself, or when trust
+ * changes); 0 if none; a negative TX_E* on error. Read-only: it walks the hold
+ * queue in one read transaction and remembers the earliest such time with the
+ * commit it saw, so later calls with no commit in between (by any process)
+ * read nothing. tongxind's housekeeping (every 2 s) calls it to skip
+ * node_release_held's write transaction when trust did not change and nothing
+ * is due. */
 int node_held_for_time(struct node_store *s);
 
 /* ------------------------------------------------------------------------ */
