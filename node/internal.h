@@ -98,6 +98,12 @@ struct node_store {
     /* readable scope keys */
     struct scope_key *keys;
     size_t nkeys;
+    /* stored keys that did not unseal (warned once, not tried again) */
+    struct {
+        char scope[CRDT_MAX_SCOPE + 1];
+        uint32_t epoch;
+    } * badkeys;
+    size_t nbadkeys;
     size_t map_size, map_max;
     uint64_t max_held;
     /* district membership and what it trusts */

@@ -66,6 +66,30 @@ void node__keys_free(struct node_store *s)
     tx_free(s->keys);
     s->keys = NULL;
     s->nkeys = 0;
+    tx_free(s->badkeys);
+    s->badkeys = NULL;
+    s->nbadkeys = 0;
+}
+
+/* Stored keys that did not unseal: warned about once, not tried again by
+ * every refresh (the daemon's, every 2 s). */
+static int bad_key_known(struct node_store *s, const char *scope, uint32_t epoch)
+{
+    for (size_t i = 0; i < s->nbadkeys; i++)
+        if (s->badkeys[i].epoch == epoch && strcmp(s->badkeys[i].scope, scope) == 0)
+            return 1;
+    return 0;
+}
+
+static void bad_key_add(struct node_store *s, const char *scope, uint32_t epoch)
+{
+    void *nb = tx_reallocarray(s->badkeys, s->nbadkeys + 1, sizeof(*s->badkeys));
+
+    if (!nb)
+        return; /* best effort: it is then tried and reported again */
+    s->badkeys = nb;
+    snprintf(s->badkeys[s->nbadkeys].scope, sizeof(s->badkeys[0].scope), "%s", scope);
+    s->badkeys[s->nbadkeys++].epoch = epoch;
 }
 
 const uint8_t *node__scope_key(struct node_store *s, const char *scope, uint32_t epoch)
@@ -109,8 +133,11 @@ int node__keys_load(struct node_store *s, MDB_txn *txn)
         scope[sl] = '\0';
         if (node__scope_key(s, scope, node__get_u32((const uint8_t *)ks + sl + 1)))
             continue; /* cached: no X25519 to unseal it again (node_refresh) */
+        if (bad_key_known(s, scope, node__get_u32((const uint8_t *)ks + sl + 1)))
+            continue; /* failed before: neither tried nor reported again */
         if (crypto_box_seal_open(key, v.mv_data, v.mv_size, s->xpk, s->xsk) != 0) {
             /* Sealed to another key: this store's key file was replaced. */
+            bad_key_add(s, scope, node__get_u32((const uint8_t *)ks + sl + 1));
             node__log(s, NODE_LOG_WARN, "keys: cannot unseal key for %s epoch %u", scope,
                       node__get_u32((const uint8_t *)ks + sl + 1));
             continue;

@@ -331,12 +331,57 @@ static void test_write_touches_three_trees(void **state)
     assert_memory_equal(a.d[2], b.d[2], 32);
 }
 
+/* A stored scope key that does not unseal (sealed to another key: the key file
+ * was replaced) is reported once, not at every refresh. */
+static int unseal_warnings;
+
+static void count_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    if (strstr(msg, "cannot unseal"))
+        unseal_warnings++;
+}
+
+static void test_bad_key_warned_once(void **state)
+{
+    char d[TXN_PATH], general[CRDT_MAX_SCOPE + 1];
+    struct node_store *s = txn_node_new(d, sizeof(d), "upg-badkey", "c1");
+    struct node_os os = {NULL, NULL, count_log, NULL};
+    struct raw r;
+    MDB_dbi keys;
+    MDB_val k = {20, "general:c1\0\0\0\0\x07"}, v;
+    uint8_t junk[80];
+    int changed;
+    (void)state;
+
+    txn_general(s, general);
+    assert_string_equal(general, "general:c1");
+    node_close(s);
+    raw_open(&r, d);
+    assert_int_equal(mdb_dbi_open(r.txn, "keys", 0, &keys), 0);
+    k.mv_size = strlen(general) + 5;
+    memset(junk, 0x5a, sizeof(junk));
+    v.mv_size = sizeof(junk);
+    v.mv_data = junk;
+    assert_int_equal(mdb_put(r.txn, keys, &k, &v, 0), 0);
+    raw_close(&r, 1);
+    unseal_warnings = 0;
+    assert_int_equal(node_open(d, 0, &os, &s), TX_OK);
+    assert_int_equal(unseal_warnings, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(node_refresh(s, &changed), TX_OK);
+    assert_int_equal(unseal_warnings, 1);
+    node_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema1_upgraded),
         cmocka_unit_test(test_newer_schema_refused),
         cmocka_unit_test(test_write_touches_three_trees),
+        cmocka_unit_test(test_bad_key_warned_once),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
