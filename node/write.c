@@ -169,7 +169,7 @@ static int write_one(struct node_store *s, MDB_txn *txn, struct write_ctx *c,
     if ((err = crdt_env_encode(&e, &w)) || (err = node__sign(s, w.buf, w.len)) ||
         (err = crdt_env_hash(w.buf, w.len, hash)))
         goto out;
-    if ((err = node__append(s, txn, ts, rc, o, &e, w.buf, w.len, hash, 0, &readable)))
+    if ((err = node__append(s, txn, ts, rc, o, &e, w.buf, w.len, hash, 0, NULL, &readable)))
         goto out;
     if (res) {
         memcpy(res->origin, s->pk, CRDT_KEY_BYTES);
