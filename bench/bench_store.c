@@ -630,6 +630,8 @@ static void bench_commits(struct node_store *s, const char *scope, uint32_t *nex
         n / m[1].wall / commit, "LMDB single-put commit", NULL, -1);
     add("lmdb_3db_commit_bytes", "  bytes written per commit", (double)m[1].bytes / n, "B", -1,
         NULL, NULL, -1);
+    add("lmdb_3db_commit_cpu_us", "  CPU us per commit (user+kernel)", m[1].cpu * 1e6 / n, "us", -1,
+        NULL, NULL, -1);
     add("lmdb_6db_commit_per_s", "LMDB durable commit, 1 put in each of 6 dbs", n / m[2].wall, "/s",
         n / m[2].wall / commit, "LMDB single-put commit", NULL, -1);
     add("lmdb_6db_commit_bytes", "  bytes written per commit", (double)m[2].bytes / n, "B", -1,
@@ -639,8 +641,9 @@ static void bench_commits(struct node_store *s, const char *scope, uint32_t *nex
     r = n / m[3].wall / commit;
     add("write_single_per_s", "node_write, 1 envelope per commit", n / m[3].wall, "/s", r,
         "LMDB single-put commit", ">= 0.90", r >= 0.90);
-    add("write_single_vs_6db", "  node_write against LMDB's 6-db commit", n / m[3].wall, "/s",
-        m[2].wall / m[3].wall, "LMDB 6-db commit", NULL, -1);
+    /* a local write changes 3 trees (log, arrival, records; schema 2) */
+    add("write_single_vs_3db", "  node_write against LMDB's 3-db commit", n / m[3].wall, "/s",
+        m[1].wall / m[3].wall, "LMDB 3-db commit", NULL, -1);
     add("write_single_cpu_us", "  CPU us per node_write (user+kernel)", m[3].cpu * 1e6 / n, "us",
         -1, NULL, NULL, -1);
     add("write_single_bytes", "  bytes written per commit", (double)m[3].bytes / n, "B", -1, NULL,
