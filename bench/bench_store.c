@@ -916,11 +916,7 @@ static void ingest_run(struct dataset *d, const char *sink, const uint8_t *blob,
         meter_start(m);
         check(node_ingest(s, envs + off, lens + off, n, &rep), "node_ingest");
         meter_stop(m);
-        sum.accepted += rep.accepted;
-        sum.rejected += rep.rejected;
-        sum.held += rep.held;
-        sum.unreadable += rep.unreadable;
-        sum.duplicate += rep.duplicate;
+        node_ingest_report_add(&sum, &rep);
     }
     check(node_stats(s, &st), "node_stats");
     if (sum.accepted != total || sum.rejected || sum.unreadable || sum.duplicate || st.held ||

@@ -417,7 +417,7 @@ int node_bundle_import(struct node_store *s, const char *path, struct node_bundl
 
             if ((err = node_ingest_many(s, envs, lens, n, BATCH, &r)))
                 goto out;
-            node__report_add(&rep->ingest, &r);
+            node_ingest_report_add(&rep->ingest, &r);
             n = 0;
         }
     }

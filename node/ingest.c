@@ -1016,7 +1016,7 @@ static int after_batch(struct node_store *s, struct ingest_ctx *c, int err)
     return err;
 }
 
-void node__report_add(struct node_ingest_report *a, const struct node_ingest_report *b)
+void node_ingest_report_add(struct node_ingest_report *a, const struct node_ingest_report *b)
 {
     a->accepted += b->accepted;
     a->duplicate += b->duplicate;
@@ -1126,7 +1126,7 @@ int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const siz
         if (started)
             pthread_join(th, NULL);
         err = after_batch(s, cur, err);
-        node__report_add(rep, &r[k]);
+        node_ingest_report_add(rep, &r[k]);
         batch_release(cur);
         if (!err && nlen && !started)
             prep_worker(&job); /* one thread: after the commit, as node_ingest would */

@@ -284,9 +284,6 @@ void node__netkey_digest(const uint8_t node[32], const uint8_t sealed[80], uint8
 #define NODE_WRAP_CTX   "tongxin-keywrap-v1"
 #define NODE_NETKEY_CTX "tongxin-netkey-v1"
 
-/* Add b's counts to a (ingest.c). */
-void node__report_add(struct node_ingest_report *a, const struct node_ingest_report *b);
-
 /* revocation on disk (apply.c) */
 uint64_t node__origin_head(struct node_store *s, const uint8_t *origin);
 int node__truncate_origin(struct node_store *s, const uint8_t *origin, uint64_t cut);

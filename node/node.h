@@ -234,6 +234,9 @@ int node_ingest(struct node_store *s, const uint8_t *const *envs, const size_t *
 int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const size_t *lens, size_t n,
                      size_t per_txn, struct node_ingest_report *rep);
 
+/* Add every count of b to sum (reports of several calls). */
+void node_ingest_report_add(struct node_ingest_report *sum, const struct node_ingest_report *b);
+
 /* Try again to apply held envelopes (e.g. after the wall clock caught up with a
  * skewed timestamp). Cheap when nothing is held. */
 int node_release_held(struct node_store *s, struct node_ingest_report *rep);

@@ -84,20 +84,6 @@ static void expect_reports_equal(const struct node_ingest_report *a,
         assert_int_equal(a->by_reason[r], b->by_reason[r]);
 }
 
-static void report_sum(struct node_ingest_report *a, const struct node_ingest_report *b)
-{
-    a->accepted += b->accepted;
-    a->duplicate += b->duplicate;
-    a->held += b->held;
-    a->released += b->released;
-    a->unreadable += b->unreadable;
-    a->rejected += b->rejected;
-    a->badbody += b->badbody;
-    a->equivocations += b->equivocations;
-    for (int r = 0; r < NODE_R_COUNT; r++)
-        a->by_reason[r] += b->by_reason[r];
-}
-
 static void expect_stats_equal(struct node_store *x, struct node_store *y)
 {
     struct node_stats a = txn_stats(x), b = txn_stats(y);
@@ -173,7 +159,7 @@ static void run_once(struct offices *o, const struct txn_envs *v, size_t k, cons
         size_t m = v->n - off < k ? v->n - off : k;
 
         assert_int_equal(node_ingest(y, v->b + off, v->len + off, m, &r), TX_OK);
-        report_sum(&ry, &r);
+        node_ingest_report_add(&ry, &r);
     }
     print_message("k %zu: accepted %llu duplicate %llu held %llu released %llu unreadable %llu "
                   "rejected %llu\n",
@@ -253,9 +239,29 @@ static void test_many_equals_batches(void **state)
     }
 }
 
+/* Every count is summed (the pipeline's report and the test's own sums above
+ * rely on it). */
+static void test_report_add(void **state)
+{
+    struct node_ingest_report a, b;
+    uint64_t *pa = (uint64_t *)&a, *pb = (uint64_t *)&b;
+    size_t n = sizeof(a) / sizeof(uint64_t);
+    (void)state;
+
+    assert_int_equal(sizeof(a) % sizeof(uint64_t), 0); /* counters only */
+    for (size_t i = 0; i < n; i++) {
+        pa[i] = 1000 + i;
+        pb[i] = 7 * i + 1;
+    }
+    node_ingest_report_add(&a, &b);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pa[i], 1000 + i + 7 * i + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_add),
         cmocka_unit_test(test_many_equals_batches),
     };
 
