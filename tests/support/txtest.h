@@ -6,6 +6,7 @@
 #ifndef TONGXIN_TXTEST_H
 #define TONGXIN_TXTEST_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -115,6 +117,35 @@ static inline void txt_alloc_done(void)
 static inline void txt_alloc_reset_peak(void)
 {
     txt_a.peak_bytes = txt_a.live_bytes;
+}
+
+/* ---- processes ---- */
+
+/* Write all n bytes to fd (retrying on EINTR); 0, or -1 on error. */
+static inline int txt_write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+
+    while (n) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Monotonic milliseconds (timeouts in tests that wait for a child). */
+static inline uint64_t txt_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- seeded PRNG (splitmix64) ---- */

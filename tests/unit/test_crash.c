@@ -129,23 +129,6 @@ static void make_changes(struct node_change *ch, const char *id, const char *val
 
 /* ---- the child ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-
-    while (n) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void child_fail(const char *what, int err, int code)
 {
     fprintf(stderr, "crash child: %s: %s\n", what, tx_strerror(err));
@@ -189,7 +172,7 @@ static void child_main(const struct crash *c, uint32_t round, uint64_t cseed, in
             acks[i].round = round;
             acks[i].k = k + (uint32_t)i;
         }
-        if (write_all(fd, acks, nb * sizeof(acks[0])))
+        if (txt_write_all(fd, acks, nb * sizeof(acks[0])))
             _exit(5);
         k += (uint32_t)nb;
     }
@@ -198,14 +181,6 @@ static void child_main(const struct crash *c, uint32_t round, uint64_t cseed, in
 }
 
 /* ---- the parent ---- */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void rm_rf(const char *path)
 {
@@ -524,7 +499,7 @@ static void test_crash_kill9(void **state)
     long kills = ks && *ks ? strtol(ks, NULL, 10) : 60;
     struct crash *c = calloc(1, sizeof(*c));
     struct txt_rng rng;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = txt_mono_ms();
     char base[PATH_MAX];
     unsigned stores = 0;
     (void)state;
@@ -598,7 +573,7 @@ static void test_crash_kill9(void **state)
            (unsigned long long)c->kills, (unsigned long long)c->acked_total,
            (unsigned long long)c->seed, stores, (unsigned long long)c->verifies,
            (unsigned long long)c->kills_unacked, (unsigned long long)c->unacked,
-           (double)(now_ms() - t0) / 1000.0);
+           (double)(txt_mono_ms() - t0) / 1000.0);
     free(c->slots);
     free(c->round_acks);
     free(c);

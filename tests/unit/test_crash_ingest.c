@@ -247,23 +247,6 @@ static int head_cb(const struct node_origin_info *o, void *vctx)
     return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-
-    while (n) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void child_fail(const char *what, int err, int code)
 {
     fprintf(stderr, "crash-ingest child: %s: %s\n", what, tx_strerror(err));
@@ -298,7 +281,7 @@ static void child_main(const struct ctx *c, uint64_t cseed, int fd)
         if (k > c->n - next)
             k = c->n - next;
         m = (struct msg){MSG_BEGIN, (uint32_t)per, next + 1, next + k};
-        if (write_all(fd, &m, sizeof(m)))
+        if (txt_write_all(fd, &m, sizeof(m)))
             _exit(5);
         err = node_ingest_many(s, c->envs.b + next, c->envs.len + next, k, per, &rep);
         if (err)
@@ -316,7 +299,7 @@ static void child_main(const struct ctx *c, uint64_t cseed, int fd)
         }
         /* Acknowledge only now: the call returned 0. */
         m.kind = MSG_DONE;
-        if (write_all(fd, &m, sizeof(m)))
+        if (txt_write_all(fd, &m, sizeof(m)))
             _exit(5);
         next += k;
     }
@@ -338,14 +321,6 @@ static const char *child_status(int status)
     case 7: return "a call did not accept every envelope (see its stderr)";
     default: return "unexpected exit";
     }
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void take_msg(struct ctx *c, const struct msg *m)
@@ -613,7 +588,7 @@ static void test_crash_ingest_kill9(void **state)
     long nenv = ns && *ns ? strtol(ns, NULL, 10) : DEF_ENVS;
     struct ctx *c = calloc(1, sizeof(*c));
     struct txt_rng rng;
-    uint64_t t0 = now_ms(), t_src;
+    uint64_t t0 = txt_mono_ms(), t_src;
     (void)state;
 
     assert_non_null(c);
@@ -626,7 +601,7 @@ static void test_crash_ingest_kill9(void **state)
     rng.s = c->seed;
     signal(SIGPIPE, SIG_IGN);
     make_source(c);
-    t_src = now_ms();
+    t_src = txt_mono_ms();
     new_target(c);
     while (c->kills < (uint64_t)kills) {
         uint64_t target = txt_below(&rng, MAX_ACKS + 1), cseed = txt_next(&rng);
@@ -735,7 +710,7 @@ static void test_crash_ingest_kill9(void **state)
            (unsigned long long)c->targets, (unsigned long long)c->completions,
            (unsigned long long)c->late_kills, (unsigned long long)c->verifies,
            (unsigned long long)c->seed, (double)(t_src - t0) / 1000.0,
-           (double)(now_ms() - t0) / 1000.0);
+           (double)(txt_mono_ms() - t0) / 1000.0);
     txn_rmrf(c->srcdir);
     txn_envs_free(&c->envs);
     free(c->hash);
