@@ -945,9 +945,9 @@ static int prepare(struct node_store *s, struct ingest_ctx *c, const uint8_t *co
 {
     int err;
 
-    c->nin = n;
     if (n && !(c->in = tx_calloc(n, sizeof(*c->in))))
         return TX_ENOMEM;
+    c->nin = n; /* batch_release walks exactly what was allocated */
     /* Decoded outside the transaction, and kept if the transaction is redone
      * after the map grows. */
     for (size_t i = 0; i < n; i++) {
@@ -1125,8 +1125,9 @@ int node_ingest_many(struct node_store *s, const uint8_t *const *envs, const siz
         err = node__write_txn(s, ingest_fn, cur);
         if (started)
             pthread_join(th, NULL);
+        if (!err)
+            node_ingest_report_add(rep, &r[k]); /* an aborted batch stored nothing */
         err = after_batch(s, cur, err);
-        node_ingest_report_add(rep, &r[k]);
         batch_release(cur);
         if (!err && nlen && !started)
             prep_worker(&job); /* one thread: after the commit, as node_ingest would */

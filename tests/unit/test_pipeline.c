@@ -215,6 +215,7 @@ static void test_many_equals_batches(void **state)
     write_history(&o, 60);
     make_stream(&o, &v);
     print_message("stream of %zu envelopes\n", v.n);
+    setenv("TONGXIN_VERIFY_THREADS", "2", 1); /* the second thread, on any machine */
     for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
         run_once(&o, &v, ks[i], "pipe-rx");
     /* One thread: preparation after each commit, same results. */
@@ -239,6 +240,67 @@ static void test_many_equals_batches(void **state)
     }
 }
 
+/* Allocation failures at every point of node_ingest and node_ingest_many
+ * (with the preparation thread): the call returns TX_ENOMEM or TX_OK, never
+ * crashes, leaks nothing, and the store stays consistent and completes. */
+static void test_alloc_failures(void **state)
+{
+    char da[TXN_PATH], db[TXN_PATH], general[CRDT_MAX_SCOPE + 1];
+    struct node_store *a = txn_node_new(da, sizeof(da), "pipe-oom-a", "c1"), *b;
+    struct txn_envs v = {0};
+    struct txn_digests ga, gb;
+    (void)state;
+
+    txn_general(a, general);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "r%d", i % 9);
+        txn_put(a, general, "case", id, "note", i % 2 ? "odd" : "even");
+    }
+    txn_envs_collect(a, NULL, &v);
+    setenv("TONGXIN_VERIFY_THREADS", "2", 1); /* the second thread, on any machine */
+    for (int many = 0; many < 2; many++) {
+        int done = 0;
+        uint64_t n;
+
+        /* a fresh receiver each time, so that every allocation of a full
+         * ingest is failed once */
+        for (n = 1; !done && n < 100000; n++) {
+            struct node_ingest_report r;
+            int rc;
+
+            b = txn_node_new(db, sizeof(db), many ? "pipe-oom-m" : "pipe-oom-1", "c1");
+            txn_share_key(a, b, general);
+            txt_alloc_install();
+            txt_a.fail_at = n;
+            rc = many ? node_ingest_many(b, v.b, v.len, v.n, 7, &r)
+                      : node_ingest(b, v.b, v.len, v.n, &r);
+            done = txt_a.calls < n; /* nothing failed: the call ran through */
+            txt_alloc_done();
+            if (rc != TX_OK && rc != TX_ENOMEM)
+                fail_msg("fail_at %llu: %s", (unsigned long long)n, tx_errname(rc));
+            txt_assert_no_leak();
+            if (done) {
+                assert_int_equal(rc, TX_OK);
+                txn_digests(a, &ga);
+                txn_digests(b, &gb);
+                txn_assert_digests_equal(&ga, &gb);
+            }
+            txn_assert_verify(b);
+            node_close(b);
+            txn_rmrf(db);
+        }
+        print_message("%s: every one of %llu allocations failed once\n",
+                      many ? "node_ingest_many" : "node_ingest", (unsigned long long)(n - 2));
+        assert_true(done);
+    }
+    unsetenv("TONGXIN_VERIFY_THREADS");
+    txn_envs_free(&v);
+    node_close(a);
+    txn_rmrf(da);
+}
+
 /* Every count is summed (the pipeline's report and the test's own sums above
  * rely on it). */
 static void test_report_add(void **state)
@@ -260,8 +322,10 @@ static void test_report_add(void **state)
 
 int main(void)
 {
+    txt_alloc_install(); /* before anything allocates: the ENOMEM sweep uses it */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_add),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_many_equals_batches),
     };
 
