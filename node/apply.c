@@ -505,6 +505,25 @@ static int rebuild_fn(struct node_store *s, MDB_txn *txn, void *vctx)
     return node__rebuild_scope_txn(s, txn, vctx);
 }
 
+struct scopes_ctx {
+    const char (*scopes)[CRDT_MAX_SCOPE + 1];
+    size_t n;
+};
+
+static int rebuild_many_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct scopes_ctx *c = vctx;
+
+    return node__rebuild_scopes_txn(s, txn, c->scopes, c->n);
+}
+
+int node__rebuild_scopes(struct node_store *s, const char (*scopes)[CRDT_MAX_SCOPE + 1], size_t n)
+{
+    struct scopes_ctx c = {scopes, n};
+
+    return n ? node__write_txn(s, rebuild_many_fn, &c) : TX_OK;
+}
+
 int node__rebuild_scope(struct node_store *s, const char *scope)
 {
     return node__write_txn(s, rebuild_fn, (void *)scope);

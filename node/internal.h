@@ -98,10 +98,12 @@ struct node_store {
     /* readable scope keys */
     struct scope_key *keys;
     size_t nkeys;
-    /* stored keys that did not unseal (warned once, not tried again) */
+    /* stored keys that did not unseal (warned once, not tried again while the
+     * stored value stays the same) */
     struct {
         char scope[CRDT_MAX_SCOPE + 1];
         uint32_t epoch;
+        uint8_t sealed[80];
     } * badkeys;
     size_t nbadkeys;
     size_t map_size, map_max;
@@ -185,6 +187,19 @@ int node__key_install_rebuild(struct node_store *s, const char *scope, uint32_t 
                               const uint8_t key[32]);
 /* Rebuild every record of scope from the log (after a key arrives). */
 int node__rebuild_scope(struct node_store *s, const char *scope);
+/* Several scopes in one write transaction and one pass over the log. */
+int node__rebuild_scopes(struct node_store *s, const char (*scopes)[CRDT_MAX_SCOPE + 1], size_t n);
+/* Keys to install (node__keys_install_rebuild); install is set by it. */
+struct node__newkey {
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t epoch;
+    uint8_t key[32];
+    int install;
+};
+/* Store and load every key of k not held yet (each (scope, epoch) once) and
+ * rebuild their scopes, all in one transaction with one pass over the log.
+ * Nothing is installed on error. The caller wipes the keys. */
+int node__keys_install_rebuild(struct node_store *s, struct node__newkey *k, size_t n);
 void node__keys_free(struct node_store *s);
 
 /* crypto of envelope bodies (keys.c) */

@@ -72,24 +72,35 @@ void node__keys_free(struct node_store *s)
 }
 
 /* Stored keys that did not unseal: warned about once, not tried again by
- * every refresh (the daemon's, every 2 s). */
-static int bad_key_known(struct node_store *s, const char *scope, uint32_t epoch)
+ * every refresh (the daemon's, every 2 s) - until the stored value changes
+ * (a `keys import` that repairs it). */
+static int bad_key_known(struct node_store *s, const char *scope, uint32_t epoch,
+                         const uint8_t *sealed)
 {
     for (size_t i = 0; i < s->nbadkeys; i++)
         if (s->badkeys[i].epoch == epoch && strcmp(s->badkeys[i].scope, scope) == 0)
-            return 1;
+            return memcmp(s->badkeys[i].sealed, sealed, sizeof(s->badkeys[i].sealed)) == 0;
     return 0;
 }
 
-static void bad_key_add(struct node_store *s, const char *scope, uint32_t epoch)
+static void bad_key_add(struct node_store *s, const char *scope, uint32_t epoch,
+                        const uint8_t *sealed)
 {
-    void *nb = tx_reallocarray(s->badkeys, s->nbadkeys + 1, sizeof(*s->badkeys));
+    void *nb;
+    size_t i;
 
-    if (!nb)
-        return; /* best effort: it is then tried and reported again */
-    s->badkeys = nb;
-    snprintf(s->badkeys[s->nbadkeys].scope, sizeof(s->badkeys[0].scope), "%s", scope);
-    s->badkeys[s->nbadkeys++].epoch = epoch;
+    for (i = 0; i < s->nbadkeys; i++)
+        if (s->badkeys[i].epoch == epoch && strcmp(s->badkeys[i].scope, scope) == 0)
+            break;
+    if (i == s->nbadkeys) {
+        if (!(nb = tx_reallocarray(s->badkeys, s->nbadkeys + 1, sizeof(*s->badkeys))))
+            return; /* best effort: it is then tried and reported again */
+        s->badkeys = nb;
+        s->nbadkeys++;
+        snprintf(s->badkeys[i].scope, sizeof(s->badkeys[i].scope), "%s", scope);
+        s->badkeys[i].epoch = epoch;
+    }
+    memcpy(s->badkeys[i].sealed, sealed, sizeof(s->badkeys[i].sealed));
 }
 
 const uint8_t *node__scope_key(struct node_store *s, const char *scope, uint32_t epoch)
@@ -133,11 +144,11 @@ int node__keys_load(struct node_store *s, MDB_txn *txn)
         scope[sl] = '\0';
         if (node__scope_key(s, scope, node__get_u32((const uint8_t *)ks + sl + 1)))
             continue; /* cached: no X25519 to unseal it again (node_refresh) */
-        if (bad_key_known(s, scope, node__get_u32((const uint8_t *)ks + sl + 1)))
+        if (bad_key_known(s, scope, node__get_u32((const uint8_t *)ks + sl + 1), v.mv_data))
             continue; /* failed before: neither tried nor reported again */
         if (crypto_box_seal_open(key, v.mv_data, v.mv_size, s->xpk, s->xsk) != 0) {
             /* Sealed to another key: this store's key file was replaced. */
-            bad_key_add(s, scope, node__get_u32((const uint8_t *)ks + sl + 1));
+            bad_key_add(s, scope, node__get_u32((const uint8_t *)ks + sl + 1), v.mv_data);
             node__log(s, NODE_LOG_WARN, "keys: cannot unseal key for %s epoch %u", scope,
                       node__get_u32((const uint8_t *)ks + sl + 1));
             continue;
@@ -430,6 +441,69 @@ int node__key_install_rebuild(struct node_store *s, const char *scope, uint32_t 
     if (err && !had)
         cache_remove(s, scope, epoch); /* the transaction did not happen */
     sodium_memzero(ic.c.key, sizeof(ic.c.key));
+    return err;
+}
+
+struct many_ctx {
+    struct node__newkey *k;
+    size_t n;
+};
+
+static int install_many_fn(struct node_store *s, MDB_txn *txn, void *vctx)
+{
+    struct many_ctx *mc = vctx;
+    char(*scopes)[CRDT_MAX_SCOPE + 1] = tx_calloc(mc->n ? mc->n : 1, sizeof(*scopes));
+    size_t ns = 0;
+    int err = scopes ? TX_OK : TX_ENOMEM;
+
+    for (size_t i = 0; i < mc->n && !err; i++) {
+        struct node__newkey *k = &mc->k[i];
+        struct create_ctx c;
+        size_t j;
+
+        if (!k->install)
+            continue;
+        c.scope = k->scope;
+        c.epoch = k->epoch;
+        memcpy(c.key, k->key, sizeof(c.key));
+        /* stored (again, on a redone transaction) and made usable to the rebuild */
+        err = store_key_fn(s, txn, &c);
+        if (!err)
+            err = cache_add(s, k->scope, k->epoch, k->key);
+        sodium_memzero(c.key, sizeof(c.key));
+        for (j = 0; j < ns && strcmp(scopes[j], k->scope) != 0; j++)
+            ;
+        if (!err && j == ns)
+            snprintf(scopes[ns++], CRDT_MAX_SCOPE + 1, "%s", k->scope);
+    }
+    /* one pass over the log for all of them */
+    if (!err)
+        err = node__rebuild_scopes_txn(s, txn, (const char(*)[CRDT_MAX_SCOPE + 1]) scopes, ns);
+    tx_free(scopes);
+    return err;
+}
+
+int node__keys_install_rebuild(struct node_store *s, struct node__newkey *k, size_t n)
+{
+    struct many_ctx mc = {k, n};
+    size_t todo = 0;
+    int err;
+
+    /* Install what is not held yet, each (scope, epoch) once. */
+    for (size_t i = 0; i < n; i++) {
+        k[i].install = !node__scope_key(s, k[i].scope, k[i].epoch);
+        for (size_t j = 0; j < i && k[i].install; j++)
+            if (k[j].install && k[j].epoch == k[i].epoch && !strcmp(k[j].scope, k[i].scope))
+                k[i].install = 0;
+        todo += k[i].install;
+    }
+    if (!todo)
+        return TX_OK;
+    err = node__write_txn(s, install_many_fn, &mc);
+    if (err) /* the transaction did not happen */
+        for (size_t i = 0; i < n; i++)
+            if (k[i].install)
+                cache_remove(s, k[i].scope, k[i].epoch);
     return err;
 }
 

@@ -575,9 +575,10 @@ int node_schema_check_scope(const struct node_change *ch, size_t n, const char *
  * keys import, revoke, bundle import beside a running daemon). Every call
  * opens a read transaction, walks the stored scope keys (unsealing only those
  * not yet in memory, one X25519 operation each; a key that does not unseal is
- * logged at every call) and looks up the newest arrival of the public scope:
- * no write, no pass over the log when nothing changed. Keys new here are
- * loaded and the scopes they open rebuilt, a pass over the log per scope.
+ * logged once and tried again only when its stored value changes) and looks
+ * up the newest arrival of the public scope: no write, no pass over the log
+ * when nothing changed. Keys new here are loaded and the scopes they open
+ * rebuilt, in one transaction and one pass over the log.
  * When the public scope's newest arrival is not the one last processed, the
  * whole trust pass runs (node__system_process): the trust table is rebuilt
  * from every public envelope, key wraps addressed to this node are installed

@@ -455,10 +455,9 @@ int node_refresh(struct node_store *s, int *changed)
                 if (j == n)
                     snprintf(scopes[n++], CRDT_MAX_SCOPE + 1, "%s", s->keys[i].scope);
             }
-            for (size_t j = 0; j < n && !err; j++) {
+            for (size_t j = 0; j < n; j++)
                 node__log(s, NODE_LOG_INFO, "keys: %s became readable: rebuilding", scopes[j]);
-                err = node__rebuild_scope(s, scopes[j]);
-            }
+            err = node__rebuild_scopes(s, (const char(*)[CRDT_MAX_SCOPE + 1]) scopes, n);
             tx_free(scopes);
             ch = 1;
         }
@@ -490,22 +489,32 @@ int node__system_process(struct node_store *s)
     }
     node__trust_clear(&s->trust);
     s->trust = ps.t;
-    /* Key wraps addressed to this node and signed by the root: each new key is
-     * installed with its scope rebuilt, in one transaction. */
-    for (size_t i = 0; i < ps.nw && !err; i++) {
-        struct wrapfound *w = &ps.w[i];
-        uint8_t key[32];
+    /* Key wraps addressed to this node and signed by the root: the new keys
+     * are installed with their scopes rebuilt, in one transaction (one pass
+     * over the log for all of them). */
+    {
+        struct node__newkey *nk = ps.nw ? tx_calloc(ps.nw, sizeof(*nk)) : NULL;
+        size_t n = 0;
 
-        if (node__scope_key(s, w->scope, w->epoch))
-            continue;
-        if (crypto_box_seal_open(key, w->sealed, 80, s->xpk, s->xsk) != 0)
-            continue; /* not for our key after all */
-        err = node__key_install_rebuild(s, w->scope, w->epoch, key);
-        sodium_memzero(key, sizeof(key));
-        if (err == TX_EEXIST)
-            err = TX_OK;
-        if (!err)
-            node__log(s, NODE_LOG_INFO, "keys: received %s epoch %u", w->scope, w->epoch);
+        if (ps.nw && !nk)
+            err = TX_ENOMEM;
+        for (size_t i = 0; i < ps.nw && !err; i++) {
+            struct wrapfound *w = &ps.w[i];
+
+            if (node__scope_key(s, w->scope, w->epoch) ||
+                crypto_box_seal_open(nk[n].key, w->sealed, 80, s->xpk, s->xsk) != 0)
+                continue; /* held, or not for our key after all */
+            snprintf(nk[n].scope, sizeof(nk[n].scope), "%s", w->scope);
+            nk[n++].epoch = w->epoch;
+        }
+        if (!err && n)
+            err = node__keys_install_rebuild(s, nk, n);
+        for (size_t i = 0; i < n && !err; i++)
+            if (nk[i].install)
+                node__log(s, NODE_LOG_INFO, "keys: received %s epoch %u", nk[i].scope, nk[i].epoch);
+        if (nk)
+            sodium_memzero(nk, ps.nw * sizeof(*nk));
+        tx_free(nk);
     }
     tx_free(ps.w);
     if (err)
@@ -738,21 +747,31 @@ int node_enrol_install(struct node_store *s, const uint8_t *blob, size_t len)
         goto out;
     memcpy(s->district, c.district, 32);
     s->in_district = 1;
-    for (uint32_t i = 0; i < nw; i++) {
-        uint8_t key[32];
+    /* with a rebuild: envelopes of those scopes may be stored already (a
+     * bundle imported before the enrolment); one transaction, one pass over
+     * the log; a key held already, or wrapped twice for this node, once */
+    {
+        struct node__newkey *nk = tx_calloc((size_t)nw + 1, sizeof(*nk));
+        size_t n = 0;
 
-        if (memcmp(w[i].reader, s->pk, 32) != 0)
-            continue;
-        if (crypto_box_seal_open(key, w[i].sealed, 80, s->xpk, s->xsk) != 0) {
-            err = TX_ECRYPTO;
+        if (!nk) {
+            err = TX_ENOMEM;
             goto out;
         }
-        /* with a rebuild: envelopes of that scope may be stored already
-         * (a bundle imported before the enrolment) */
-        err = node__key_install_rebuild(s, w[i].scope, w[i].epoch, key);
-        sodium_memzero(key, sizeof(key));
-        if (err == TX_EEXIST) /* held already, or wrapped twice for this node */
-            err = TX_OK;
+        for (uint32_t i = 0; i < nw && !err; i++) {
+            if (memcmp(w[i].reader, s->pk, 32) != 0)
+                continue;
+            if (crypto_box_seal_open(nk[n].key, w[i].sealed, 80, s->xpk, s->xsk) != 0) {
+                err = TX_ECRYPTO;
+                break;
+            }
+            snprintf(nk[n].scope, sizeof(nk[n].scope), "%s", w[i].scope);
+            nk[n++].epoch = w[i].epoch;
+        }
+        if (!err)
+            err = node__keys_install_rebuild(s, nk, n);
+        sodium_memzero(nk, ((size_t)nw + 1) * sizeof(*nk));
+        tx_free(nk);
         if (err)
             goto out;
     }
