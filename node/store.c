@@ -545,19 +545,15 @@ int node_set_max_held(struct node_store *s, uint64_t max_envelopes)
 }
 
 /* Schema 1 -> 2: the scopelog keeps only the public scope (other scopes are
- * rebuilt from arrival). Its public entries are kept, everything else goes; in
- * one transaction, so a crash leaves either layout whole. */
+ * rebuilt from arrival). Every other entry is deleted in place (no copy of
+ * what stays); in one transaction, so a crash leaves either layout whole. */
 static int migrate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
 {
     static const char prefix[] = NODE_PUBLIC_SCOPE; /* and its \0 */
-    struct pub {
-        uint8_t k[sizeof(prefix) + 8], v[12];
-    } *keep = NULL;
-    size_t n = 0, cap = 0;
     uint8_t schema[4];
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc, err = TX_OK;
+    int rc, err;
 
     (void)vctx;
     if ((err = meta_get(txn, s->dbi[DB_META], "schema", &k)))
@@ -568,48 +564,24 @@ static int migrate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
         return TX_OK; /* another process migrated it meanwhile */
     if ((rc = mdb_cursor_open(txn, s->dbi[DB_SCOPELOG], &cur)))
         return node__mdb_err(rc);
-    k.mv_size = sizeof(prefix);
-    k.mv_data = (void *)prefix;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         rc == 0 && k.mv_size == sizeof(prefix) + 8 && !memcmp(k.mv_data, prefix, sizeof(prefix));
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (v.mv_size != 12) {
-            rc = 0;
-            err = TX_ECORRUPT;
-            break;
-        }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            struct pub *nk = tx_reallocarray(keep, nc, sizeof(*nk));
+    /* After mdb_cursor_del the cursor already stands on the next entry, and
+     * MDB_NEXT returns that entry (as in drop_records). */
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        int pub =
+            k.mv_size == sizeof(prefix) + 8 && memcmp(k.mv_data, prefix, sizeof(prefix)) == 0;
 
-            if (!nk) {
-                rc = 0;
-                err = TX_ENOMEM;
-                break;
-            }
-            keep = nk;
-            cap = nc;
+        if (pub) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
         }
-        memcpy(keep[n].k, k.mv_data, sizeof(keep[n].k));
-        memcpy(keep[n].v, v.mv_data, 12);
-        n++;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
-    if (!err && rc != MDB_NOTFOUND && rc != 0)
-        err = node__mdb_err(rc);
-    if (!err && (rc = mdb_drop(txn, s->dbi[DB_SCOPELOG], 0)))
-        err = node__mdb_err(rc);
-    for (size_t i = 0; i < n && !err; i++) {
-        k.mv_size = sizeof(keep[i].k);
-        k.mv_data = keep[i].k;
-        v.mv_size = 12;
-        v.mv_data = keep[i].v;
-        if ((rc = mdb_put(txn, s->dbi[DB_SCOPELOG], &k, &v, MDB_APPEND)))
-            err = node__mdb_err(rc);
-    }
-    tx_free(keep);
-    if (err)
-        return err;
+    if (rc != MDB_NOTFOUND)
+        return node__mdb_err(rc);
     node__put_u32(schema, 2);
     return meta_put(txn, s->dbi[DB_META], "schema", schema, 4);
 }
