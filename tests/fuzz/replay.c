@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -71,6 +72,7 @@ static struct {
     uint64_t fail_at; /* 1-based allocation to fail; 0 = none */
     size_t live_blocks, live_bytes, peak_bytes;
 } al;
+static pthread_mutex_t al_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define HDR 16 /* keeps max_align_t alignment */
 
@@ -80,20 +82,28 @@ static void *al_realloc(void *ctx, void *ptr, size_t n)
     size_t old = 0;
 
     (void)ctx;
+    /* thread-safe, as tx_mem_set requires: ingest allocates on its
+     * preparation thread */
+    pthread_mutex_lock(&al_lock);
     al.calls++;
-    if ((al.fail_at && al.calls == al.fail_at) || n > SIZE_MAX - HDR)
+    if ((al.fail_at && al.calls == al.fail_at) || n > SIZE_MAX - HDR) {
+        pthread_mutex_unlock(&al_lock);
         return NULL;
+    }
     if (p)
         memcpy(&old, p, sizeof(old));
     p = realloc(p, n + HDR);
-    if (!p)
+    if (!p) {
+        pthread_mutex_unlock(&al_lock);
         return NULL;
+    }
     memcpy(p, &n, sizeof(n));
     if (!ptr)
         al.live_blocks++;
     al.live_bytes = al.live_bytes - old + n;
     if (al.live_bytes > al.peak_bytes)
         al.peak_bytes = al.live_bytes;
+    pthread_mutex_unlock(&al_lock);
     return p + HDR;
 }
 
@@ -111,8 +121,10 @@ static void al_free(void *ctx, void *ptr)
     if (!p)
         return;
     memcpy(&n, p - HDR, sizeof(n));
+    pthread_mutex_lock(&al_lock);
     al.live_blocks--;
     al.live_bytes -= n;
+    pthread_mutex_unlock(&al_lock);
     free(p - HDR);
 }
 
