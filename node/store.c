@@ -568,8 +568,7 @@ static int migrate_fn(struct node_store *s, MDB_txn *txn, void *vctx)
      * MDB_NEXT returns that entry (as in drop_records). */
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
-        int pub =
-            k.mv_size == sizeof(prefix) + 8 && memcmp(k.mv_data, prefix, sizeof(prefix)) == 0;
+        int pub = k.mv_size == sizeof(prefix) + 8 && memcmp(k.mv_data, prefix, sizeof(prefix)) == 0;
 
         if (pub) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
