@@ -810,7 +810,7 @@ static void sync_write(struct daemon *a, size_t n, struct sync_fig *f)
 /* The limit of the receiving side, in process: A's log exported with
  * node_log_each and ingested into a fresh office of the community with
  * node_ingest, in calls of what one ENVELOPES message carries (batch_envelopes,
- * default 256, and at most 256 KiB of envelopes + 5 bytes each), durable
+ * default 1024, and at most 256 KiB of envelopes + 5 bytes each), durable
  * commits; only the node_ingest calls are timed. */
 struct ref_ctx {
     struct node_store *dst;
@@ -874,7 +874,7 @@ static double ingest_reference(struct node_district *dist, struct daemon *a, uin
     check(node_open(ref.dir, 0, NULL, &r->dst), "node_open");
     check(node_set_map_limits(r->dst, BIG_MAP, MAX_MAP), "node_set_map_limits");
     check(node_open(a->dir, NODE_OPEN_READONLY, NULL, &src), "node_open A read-only");
-    r->batch = g_batch ? (size_t)g_batch : 256;
+    r->batch = g_batch ? (size_t)g_batch : 1024; /* the session default (net/session.c) */
     err = node_log_each(src, NULL, 0, ref_cb, r);
     check_interrupt(); /* ref_cb stops the walk on an interrupt */
     check(err, "node_log_each");

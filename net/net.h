@@ -128,7 +128,7 @@ struct net_config {
     uint32_t ping_interval_ms;     /* 15 s */
     uint32_t idle_timeout_ms;      /* 60 s */
     uint32_t vector_interval_ms;   /* 30 s */
-    uint32_t batch_envs;           /* 256 envelopes per message */
+    uint32_t batch_envs;           /* 1024 envelopes per message (and batch_bytes) */
     uint32_t batch_bytes;          /* 256 KiB per message */
     uint32_t window;               /* 4 messages in flight */
     size_t max_outbuf;             /* 2 MiB of unwritten output before streaming pauses */

@@ -20,7 +20,7 @@
 #define DEF_PING_MS      15000
 #define DEF_IDLE_MS      60000
 #define DEF_VECTOR_MS    30000
-#define DEF_BATCH_ENVS   256
+#define DEF_BATCH_ENVS   1024
 #define DEF_BATCH_BYTES  (256 * 1024)
 #define DEF_WINDOW       4
 #define DEF_MAX_OUTBUF   (2u << 20)
