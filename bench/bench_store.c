@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "node.h"
 
 #define LMDB_BATCH   10000 /* puts per transaction in the batched LMDB figures */
@@ -73,45 +74,6 @@
 
 /* ---- results ---- */
 
-struct result {
-    char key[48];
-    char label[80];
-    double value;
-    char unit[16];
-    double ratio; /* < 0: none */
-    char of[40];  /* what the ratio is to */
-    char target[24];
-    int met;           /* -1: no target */
-    int per_verify;    /* ratio to the verify rate, settled at the end of the run */
-    double need_ratio; /* the target, for per_verify rows (< 0: none) */
-};
-
-static struct result results[64];
-static int nresults;
-static double g_scale = 1.0;
-static char load0[64], load1[64]; /* /proc/loadavg before and after */
-static char g_tmp[PATH_MAX - 64];
-
-static void add(const char *key, const char *label, double value, const char *unit, double ratio,
-                const char *of, const char *target, int met)
-{
-    struct result *r;
-
-    if (nresults == (int)(sizeof(results) / sizeof(results[0])))
-        return;
-    r = &results[nresults++];
-    snprintf(r->key, sizeof(r->key), "%s", key);
-    snprintf(r->label, sizeof(r->label), "%s", label);
-    r->value = value;
-    snprintf(r->unit, sizeof(r->unit), "%s", unit);
-    r->ratio = ratio;
-    snprintf(r->of, sizeof(r->of), "%s", of ? of : "");
-    snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
-    r->met = met;
-    r->per_verify = 0;
-    r->need_ratio = -1;
-}
-
 static const struct result *find(const char *key)
 {
     for (int i = 0; i < nresults; i++)
@@ -121,78 +83,6 @@ static const struct result *find(const char *key)
 }
 
 /* ---- small helpers ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_store: %s: %s\n", what, why);
-    exit(1);
-}
-
-static void check(int err, const char *what)
-{
-    if (err)
-        die(what, tx_strerror(err));
-}
-
-static void check_mdb(int rc, const char *what)
-{
-    if (rc)
-        die(what, mdb_strerror(rc));
-}
-
-static size_t scaled(size_t n, size_t min)
-{
-    double v = (double)n * g_scale;
-
-    return v < (double)min ? min : (size_t)v;
-}
-
-static void path(char *out, size_t cap, const char *name)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", g_tmp, name) >= cap)
-        die("path", "scratch directory name too long");
-}
-
-static void rm_rf(const char *p)
-{
-    DIR *d = opendir(p);
-    struct dirent *de;
-
-    if (!d) {
-        unlink(p);
-        return;
-    }
-    while ((de = readdir(d))) {
-        char sub[PATH_MAX];
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", p, de->d_name) < sizeof(sub))
-            rm_rf(sub);
-    }
-    closedir(d);
-    rmdir(p);
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -250,18 +140,6 @@ static void meter_stop(struct meter *m)
     m->bytes += wchar() - m->b0;
 }
 
-static void loadavg(char *out)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-
-    out[0] = '\0';
-    if (f) {
-        if (fgets(out, 64, f))
-            out[strcspn(out, "\n")] = '\0';
-        fclose(f);
-    }
-}
-
 /* ---- (a) crypto limits ---- */
 
 /* The verify rate is "the limit" the ingest figures are judged against. A
@@ -269,36 +147,6 @@ static void loadavg(char *out)
  * is sampled several times during the run (0.25 s each, at the start, before
  * and after the ingest runs) and the best sample is the limit: conservative
  * for the ratios. */
-static double g_verify_best;
-static int g_verify_n;
-
-static void verify_samples(int k)
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char sig[crypto_sign_BYTES], msg[51];
-    double len = 0.25 * (g_scale < 1 ? g_scale : 1);
-    int bad = 0;
-
-    crypto_sign_keypair(pk, sk);
-    randombytes_buf(msg, sizeof(msg));
-    crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-    for (int j = 0; j < k; j++) {
-        double t0 = now_s(), t;
-        uint64_t n = 0;
-
-        do {
-            for (int i = 0; i < 200; i++)
-                bad |= crypto_sign_verify_detached(sig, msg, sizeof(msg), pk);
-            n += 200;
-            t = now_s() - t0;
-        } while (t < len);
-        if ((double)n / t > g_verify_best)
-            g_verify_best = (double)n / t;
-        g_verify_n++;
-    }
-    if (bad)
-        die("verify", "signature did not verify");
-}
 
 /* Settle the verify rate and every ratio to it. */
 static void verify_settle(void)
@@ -506,15 +354,6 @@ static void change(struct node_change *c, const char *id, const char *val)
     c->value.type = CRDT_STR;
     c->value.s = val;
     c->value.len = (uint32_t)strlen(val);
-}
-
-static int env_size(const struct node_log_entry *e, void *ctx)
-{
-    double *acc = ctx;
-
-    acc[0] += (double)e->size;
-    acc[1] += 1;
-    return 0;
 }
 
 /* ---- (c) local writes ---- */
@@ -1031,75 +870,13 @@ static void bench_ingest(int twenty, int many_origins)
 
 /* ---- output ---- */
 
-static void print_table(FILE *f)
-{
-    fprintf(f, "bench_store: scale %g; load average before: %s; after: %s\n", g_scale, load0,
-            load1);
-    fprintf(f, "%-52s %12s %-4s %9s  %-24s %-15s %s\n", "figure", "value", "", "ratio", "of",
-            "target", "met");
-    for (int i = 0; i < nresults; i++) {
-        const struct result *r = &results[i];
-        char ratio[16] = "";
-
-        if (r->ratio >= 0)
-            snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
-        fprintf(f, "%-52s %12.*f %-4s %9s  %-24s %-15s %s\n", r->label, r->value < 100 ? 2 : 0,
-                r->value, r->unit, ratio, r->of, r->target,
-                r->met < 0 ? ""
-                : r->met   ? "yes"
-                           : "NO");
-    }
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void print_json(FILE *f)
-{
-    fprintf(f, "{\"scale\": %g, \"tmp\": ", g_scale);
-    json_str(f, g_tmp);
-    fprintf(f, ", \"loadavg_before\": ");
-    json_str(f, load0);
-    fprintf(f, ", \"loadavg_after\": ");
-    json_str(f, load1);
-    fprintf(f, ", \"results\": {");
-    for (int i = 0; i < nresults; i++) {
-        const struct result *r = &results[i];
-
-        fprintf(f, "%s\n  ", i ? "," : "");
-        json_str(f, r->key);
-        fprintf(f, ": {\"label\": ");
-        json_str(f, r->label);
-        fprintf(f, ", \"value\": %.6g, \"unit\": ", r->value);
-        json_str(f, r->unit);
-        if (r->ratio >= 0) {
-            fprintf(f, ", \"ratio\": %.4g, \"ratio_of\": ", r->ratio);
-            json_str(f, r->of);
-        }
-        if (r->met >= 0) {
-            fprintf(f, ", \"target\": ");
-            json_str(f, r->target);
-            fprintf(f, ", \"met\": %s", r->met ? "true" : "false");
-        }
-        fputc('}', f);
-    }
-    fprintf(f, "\n}}\n");
-}
-
 int main(int argc, char **argv)
 {
     const char *json_file = NULL, *dir = NULL, *only = NULL, *sc = getenv("TX_BENCH_SCALE");
     int json_only = 0;
     double t0 = now_s();
 
+    bench_name = "bench_store";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json_only = 1;
@@ -1151,7 +928,7 @@ int main(int argc, char **argv)
     if (json_only) {
         print_json(stdout);
     } else {
-        print_table(stdout);
+        print_table(stdout, 24, 15);
         if (json_file) {
             FILE *f = fopen(json_file, "w");
 

@@ -68,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "status.h"
 
 #define WRITE_BATCH  1000    /* envelopes per node_write_batch commit on A */
@@ -84,54 +85,12 @@
 
 /* ---- results ---- */
 
-struct result {
-    char key[48];
-    char label[80];
-    double value;
-    char unit[16];
-    double ratio; /* < 0: none */
-    char of[40];  /* what the ratio is to */
-    char target[24];
-    int met; /* -1: no target */
-};
-
-static struct result results[64];
-static int nresults;
-static double g_scale = 1.0;
-static char load0[64], load1[64];
-static char g_tmp[PATH_MAX - 128];
 static char g_daemon[PATH_MAX];
 static int g_keep;
 static int g_batch; /* [sync] batch_envelopes for the initial sync; 0: the default */
 static volatile sig_atomic_t g_interrupted;
 
-static void add(const char *key, const char *label, double value, const char *unit, double ratio,
-                const char *of, const char *target, int met)
-{
-    struct result *r;
-
-    if (nresults == (int)(sizeof(results) / sizeof(results[0])))
-        return;
-    r = &results[nresults++];
-    snprintf(r->key, sizeof(r->key), "%s", key);
-    snprintf(r->label, sizeof(r->label), "%s", label);
-    r->value = value;
-    snprintf(r->unit, sizeof(r->unit), "%s", unit);
-    r->ratio = ratio;
-    snprintf(r->of, sizeof(r->of), "%s", of ? of : "");
-    snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
-    r->met = met;
-}
-
 /* ---- small helpers ---- */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ns(long ns)
 {
@@ -140,74 +99,10 @@ static void sleep_ns(long ns)
     nanosleep(&ts, NULL);
 }
 
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("bench_sync: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_sync: %s: %s\n", what, why);
-    exit(1); /* atexit: daemons stopped, scratch removed */
-}
-
-static void check(int err, const char *what)
-{
-    if (err)
-        die(what, tx_strerror(err));
-}
-
-static void check_mdb(int rc, const char *what)
-{
-    if (rc)
-        die(what, mdb_strerror(rc));
-}
-
 static void check_interrupt(void)
 {
     if (g_interrupted)
         die("interrupted", "stopping the daemons and removing the scratch directory");
-}
-
-static size_t scaled(size_t n, size_t min)
-{
-    double v = (double)n * g_scale;
-
-    return v < (double)min ? min : (size_t)v;
-}
-
-static void path(char *out, size_t cap, const char *name)
-{
-    if ((size_t)snprintf(out, cap, "%s/%s", g_tmp, name) >= cap)
-        die("path", "scratch directory name too long");
-}
-
-static void rm_rf(const char *p)
-{
-    DIR *d = opendir(p);
-    struct dirent *de;
-
-    if (!d) {
-        unlink(p);
-        return;
-    }
-    while ((de = readdir(d))) {
-        char sub[PATH_MAX];
-
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", p, de->d_name) < sizeof(sub))
-            rm_rf(sub);
-    }
-    closedir(d);
-    rmdir(p);
 }
 
 /* A store no longer needed (kept with --keep). */
@@ -215,20 +110,6 @@ static void drop_dir(const char *p)
 {
     if (!g_keep)
         rm_rf(p);
-}
-
-static void loadavg(char *out)
-{
-    FILE *f = fopen("/proc/loadavg", "r");
-
-    out[0] = '\0';
-    if (f) {
-        double l[3];
-
-        if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) == 3)
-            snprintf(out, 64, "%.2f %.2f %.2f", l[0], l[1], l[2]);
-        fclose(f);
-    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -632,15 +513,6 @@ static uint64_t head_of(struct node_store *s, const uint8_t *origin)
     return q.head;
 }
 
-static int env_size(const struct node_log_entry *e, void *ctx)
-{
-    double *acc = ctx;
-
-    acc[0] += (double)e->size;
-    acc[1] += 1;
-    return 0;
-}
-
 /* The first peer of a status document, its number field k (0 if absent). */
 static double peer_num(json_t *st, const char *k)
 {
@@ -655,39 +527,6 @@ static double net_num(json_t *st, const char *k)
 }
 
 /* ---- (l) limits ---- */
-
-static double g_verify_best;
-static int g_verify_n;
-
-static void verify_samples(int k)
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char sig[crypto_sign_BYTES], msg[51];
-    double len = 0.25 * (g_scale < 1 ? g_scale : 1);
-    int bad = 0;
-
-    if (len < 0.05)
-        len = 0.05;
-    crypto_sign_keypair(pk, sk);
-    randombytes_buf(msg, sizeof(msg));
-    crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-    for (int j = 0; j < k; j++) {
-        double t0 = now_s(), t;
-        uint64_t n = 0;
-
-        do {
-            for (int i = 0; i < 200; i++)
-                bad |= crypto_sign_verify_detached(sig, msg, sizeof(msg), pk);
-            n += 200;
-            t = now_s() - t0;
-        } while (t < len);
-        if ((double)n / t > g_verify_best)
-            g_verify_best = (double)n / t;
-        g_verify_n++;
-    }
-    if (bad)
-        die("verify", "signature did not verify");
-}
 
 static double g_commit_t[400]; /* LMDB durable single-put commits, seconds */
 static int g_commit_n;
@@ -1269,68 +1108,6 @@ static void bench_latency(struct node_district *dist, struct lat_fig *f)
 
 /* ---- output ---- */
 
-static void print_table(FILE *f)
-{
-    fprintf(f, "bench_sync: scale %g; load average before: %s; after: %s\n", g_scale, load0, load1);
-    fprintf(f, "%-52s %12s %-4s %9s  %-26s %-12s %s\n", "figure", "value", "", "ratio", "of",
-            "target", "met");
-    for (int i = 0; i < nresults; i++) {
-        const struct result *r = &results[i];
-        char ratio[16] = "";
-
-        if (r->ratio >= 0)
-            snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
-        fprintf(f, "%-52s %12.*f %-4s %9s  %-26s %-12s %s\n", r->label,
-                r->value < 100 && r->unit[0] ? 2 : 0, r->value, r->unit, ratio, r->of, r->target,
-                r->met < 0 ? ""
-                : r->met   ? "yes"
-                           : "NO");
-    }
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void print_json(FILE *f)
-{
-    fprintf(f, "{\"scale\": %g, \"tmp\": ", g_scale);
-    json_str(f, g_tmp);
-    fprintf(f, ", \"loadavg_before\": ");
-    json_str(f, load0);
-    fprintf(f, ", \"loadavg_after\": ");
-    json_str(f, load1);
-    fprintf(f, ", \"results\": {");
-    for (int i = 0; i < nresults; i++) {
-        const struct result *r = &results[i];
-
-        fprintf(f, "%s\n  ", i ? "," : "");
-        json_str(f, r->key);
-        fprintf(f, ": {\"label\": ");
-        json_str(f, r->label);
-        fprintf(f, ", \"value\": %.6g, \"unit\": ", r->value);
-        json_str(f, r->unit);
-        if (r->ratio >= 0) {
-            fprintf(f, ", \"ratio\": %.4g, \"ratio_of\": ", r->ratio);
-            json_str(f, r->of);
-        }
-        if (r->met >= 0) {
-            fprintf(f, ", \"target\": ");
-            json_str(f, r->target);
-            fprintf(f, ", \"met\": %s", r->met ? "true" : "false");
-        }
-        fputc('}', f);
-    }
-    fprintf(f, "\n}}\n");
-}
-
 /* Every row, once every limit sample is in. */
 static void settle(const struct sync_fig *s, const struct lat_fig *l)
 {
@@ -1458,6 +1235,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     char ddir[PATH_MAX];
 
+    bench_name = "bench_sync";
     g_daemon[0] = '\0';
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
@@ -1553,7 +1331,7 @@ int main(int argc, char **argv)
     if (json_only) {
         print_json(stdout);
     } else {
-        print_table(stdout);
+        print_table(stdout, 26, 12);
         if (json_file) {
             FILE *f = fopen(json_file, "w");
 
