@@ -95,12 +95,35 @@ int cli_ctl_call(int fd, const uint8_t *req, size_t len, uint8_t **resp, size_t 
     return TX_OK;
 }
 
+/* Send the request in w (released here) on fd (closed here), read the reply's
+ * [code, payload] header: *code, and r standing on the payload of *resp
+ * (the caller frees it). On error *resp is NULL. */
+static int ctl_roundtrip(int fd, struct tx_mpw *w, uint8_t **resp, struct tx_mpr *r, int64_t *code)
+{
+    size_t rlen = 0;
+    int err = tx_mpw_finish(w);
+
+    *resp = NULL;
+    if (!err)
+        err = cli_ctl_call(fd, w->buf, w->len, resp, &rlen);
+    tx_mpw_release(w);
+    close(fd);
+    if (err)
+        return err;
+    tx_mpr_init(r, *resp, rlen);
+    if (tx_mpr_array_n(r, 2) || tx_mpr_int(r, code)) {
+        free(*resp);
+        *resp = NULL;
+        return TX_EPROTO;
+    }
+    return TX_OK;
+}
+
 int cli_ctl_simple(const char *dir, const char *const *words, size_t n, char **text)
 {
     struct tx_mpw w;
     struct tx_mpr r;
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
+    uint8_t *resp;
     int fd, err;
     int64_t code;
 
@@ -111,18 +134,8 @@ int cli_ctl_simple(const char *dir, const char *const *words, size_t n, char **t
     tx_mpw_array(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         tx_mpw_str(&w, words[i], strlen(words[i]));
-    err = tx_mpw_finish(&w);
-    if (!err)
-        err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
-    tx_mpw_release(&w);
-    close(fd);
-    if (err)
+    if ((err = ctl_roundtrip(fd, &w, &resp, &r, &code)))
         return err;
-    tx_mpr_init(&r, resp, rlen);
-    if (tx_mpr_array_n(&r, 2) || tx_mpr_int(&r, &code)) {
-        free(resp);
-        return TX_EPROTO;
-    }
     if (tx_mpr_peek(&r) == TX_MP_STR) {
         const char *s;
         uint32_t sl;
@@ -141,8 +154,7 @@ int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch
 {
     struct tx_mpw w;
     struct tx_mpr r;
-    uint8_t *resp = NULL;
-    size_t rlen = 0;
+    uint8_t *resp;
     int fd, err;
     int64_t code;
 
@@ -172,18 +184,8 @@ int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch
         }
     }
     tx_mpw_bool(&w, raw);
-    err = tx_mpw_finish(&w);
-    if (!err)
-        err = cli_ctl_call(fd, w.buf, w.len, &resp, &rlen);
-    tx_mpw_release(&w);
-    close(fd);
-    if (err)
+    if ((err = ctl_roundtrip(fd, &w, &resp, &r, &code)))
         return err == TX_ENOTFOUND ? TX_EIO : err;
-    tx_mpr_init(&r, resp, rlen);
-    if (tx_mpr_array_n(&r, 2) || tx_mpr_int(&r, &code)) {
-        free(resp);
-        return TX_EPROTO;
-    }
     if (code == 0 && res &&
         (tx_mpr_array_n(&r, 2) || tx_mpr_bin_fixed(&r, res->origin, 32) ||
          tx_mpr_uint(&r, &res->seq)))
