@@ -133,6 +133,24 @@ static void trust(struct peer *p, const struct peer *a, const struct peer *b)
     assert_int_equal(node_dev_trust(p->st, (const uint8_t(*)[CRDT_KEY_BYTES])ids, n), TX_OK);
 }
 
+/* The usual start of a test: the counting allocator reset, peers alpha and
+ * beta that trust each other. pair_free ends it and checks nothing leaked. */
+static void pair_new(struct peer *a, struct peer *b)
+{
+    txt_alloc_install();
+    peer_new(a, "alpha");
+    peer_new(b, "beta");
+    trust(a, b, NULL);
+    trust(b, a, NULL);
+}
+
+static void pair_free(struct peer *a, struct peer *b)
+{
+    peer_free(a);
+    peer_free(b);
+    txt_assert_no_leak();
+}
+
 static void put(struct peer *p, const char *id, const char *value)
 {
     txn_put(p->st, PUB, "case", id, "title", value);
@@ -325,11 +343,7 @@ static void test_handshake_and_sync(void **state)
     char got[64];
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&a, "a1", "written by alpha before");
     put(&a, "a2", "written by alpha before, too");
     put(&b, "b1", "written by beta before");
@@ -380,9 +394,7 @@ static void test_handshake_and_sync(void **state)
     txn_assert_verify(b.st);
     link_free(&l);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* Nodes with nothing to send each other when the session opens (both empty,
@@ -409,17 +421,11 @@ static void test_live_writes_fresh(void **state)
     struct link l;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     link_open(&l, &a, &b);
     live_write(&l, &a, &b, "a1", "both logs empty when it opened");
     link_free(&l);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 static void test_live_writes_reconnect(void **state)
@@ -428,11 +434,7 @@ static void test_live_writes_reconnect(void **state)
     struct link l;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&a, "a1", "before");
     put(&b, "b1", "before");
     link_open(&l, &a, &b);
@@ -443,9 +445,7 @@ static void test_live_writes_reconnect(void **state)
     assert_int_equal(info(&l, 0)->env_out, 0);
     live_write(&l, &a, &b, "a2", "a reconnect between nodes in sync");
     link_free(&l);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* Envelopes a side received from its peer are not sent back to it. */
@@ -455,11 +455,7 @@ static void test_no_echo(void **state)
     struct link l;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&a, "a1", "before");
     put(&b, "b1", "before");
     link_open(&l, &a, &b);
@@ -479,9 +475,7 @@ static void test_no_echo(void **state)
                  (unsigned long long)info(&l, 1)->env_out, (unsigned long long)info(&l, 0)->env_in);
     assert_int_equal(info(&l, 0)->env_out, 2);
     link_free(&l);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- refusals ---- */
@@ -491,11 +485,7 @@ static void test_wrong_network_key(void **state)
     struct peer a, b;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     for (int side = 0; side < 2; side++) {
         struct net_config ca = a.cfg, cb = b.cfg;
         struct link l;
@@ -524,9 +514,7 @@ static void test_wrong_network_key(void **state)
                          TX_ECLOSED);
         link_free(&l);
     }
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 static void test_untrusted_peer(void **state)
@@ -573,9 +561,7 @@ static void test_untrusted_peer(void **state)
     assert_closed(&l, 1, NET_CLOSE_ERROR, TX_ECLOSED, 0);
     link_free(&l);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- frame caps ---- */
@@ -593,11 +579,7 @@ static void test_oversized_frame(void **state)
     size_t len;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
 
     /* Before the handshake: the cap is NET_MAX_FRAME_PRE, checked on the
      * header alone. */
@@ -659,9 +641,7 @@ static void test_oversized_frame(void **state)
     assert_closed(&l, 0, NET_CLOSE_ERROR, TX_ETOOBIG, 1);
     link_free(&l);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- tampered streams ---- */
@@ -689,11 +669,7 @@ static void test_tampered_streams(void **state)
     uint8_t *f;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&a, "a1", "x");
 
     /* Random bytes as a frame. */
@@ -785,9 +761,7 @@ static void test_tampered_streams(void **state)
     tx_free(f);
     link_free(&l);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 static void test_clean_close(void **state)
@@ -797,11 +771,7 @@ static void test_clean_close(void **state)
     size_t len;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
 
     link_open(&l, &a, &b);
     net_session_close(l.s[0], 0, "shutting down");
@@ -833,9 +803,7 @@ static void test_clean_close(void **state)
     assert_int_equal(info(&l, 1)->state, NET_OPEN);
     link_free(&l);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- flow control ---- */
@@ -910,11 +878,7 @@ static void test_credit_window(void **state)
     const uint32_t windows[2] = {4, 1};
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     write_many(&a, MANY);
 
     for (int w = 0; w < 2; w++) {
@@ -978,9 +942,7 @@ static void test_credit_window(void **state)
         link_free(&l);
     }
     txn_assert_verify(b.st);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* A vector that left the peer before our in-flight messages arrived there
@@ -994,11 +956,7 @@ static void test_stale_vector(void **state)
     uint8_t *ab, *bb;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     write_many(&a, 8);
     a.cfg.batch_envs = 8;
     a.cfg.window = 4;
@@ -1034,9 +992,7 @@ static void test_stale_vector(void **state)
     assert_int_equal(info(&l, 1)->env_in, 72);
     assert_int_equal(info(&l, 0)->env_out, 72);
     link_free(&l);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* Flow control is the sender's (docs/protocol.md section 6.5): a sender that
@@ -1051,11 +1007,7 @@ static void test_credit_ignored(void **state)
     uint8_t *ab;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     write_many(&a, 400);
     a.cfg.batch_envs = 8;
     a.cfg.window = 16; /* ignores b's window */
@@ -1077,9 +1029,7 @@ static void test_credit_ignored(void **state)
     assert_open(&l);
     assert_same_log(&a, &b);
     link_free(&l);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- forged envelopes ---- */
@@ -1201,11 +1151,7 @@ static void test_forged_envelope(void **state)
     struct node_origin_info oi;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&a, "a1", "one");
     put(&a, "a2", "two");
     put(&a, "a3", "three");
@@ -1282,9 +1228,7 @@ static void test_forged_envelope(void **state)
     assert_int_equal(st.frozen, 0);
     txn_assert_verify(b.st);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- equivocation ---- */
@@ -1359,11 +1303,7 @@ static void test_ping_and_timeouts(void **state)
     uint8_t *out;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     a.cfg.ping_interval_ms = b.cfg.ping_interval_ms = 1000;
     a.cfg.idle_timeout_ms = b.cfg.idle_timeout_ms = 5000;
     a.cfg.vector_interval_ms = b.cfg.vector_interval_ms = 1000000000;
@@ -1413,9 +1353,7 @@ static void test_ping_and_timeouts(void **state)
     link_free(&l);
 
     g_now = t0;
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- a peer speaking any message ---- */
@@ -1534,11 +1472,7 @@ static void test_peer_messages(void **state)
     const struct net_session_info *i;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     put(&b, "b1", "x");
 
     /* The session opens to the handshake done by hand and says VECTOR. */
@@ -1610,9 +1544,7 @@ static void test_peer_messages(void **state)
     assert_int_equal(raw_read(&p, types, 16, 0, NULL), 0);
     net_session_free(p.s);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* Replies are queued whatever the backlog; a peer that keeps asking and never
@@ -1627,11 +1559,7 @@ static void test_reply_backlog(void **state)
     const struct net_session_info *i;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
     b.cfg.max_outbuf = 4096;
 
     /* A peer that reads what it is answered is never dropped. */
@@ -1664,9 +1592,7 @@ static void test_reply_backlog(void **state)
     assert_true(sent < 2 * 4 * 4096 / 16);
     net_session_free(p.s);
 
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 /* ---- small-order ephemeral keys ---- */
@@ -1726,11 +1652,7 @@ static void test_low_order_point(void **state)
     struct noise_hs hs;
 
     (void)state;
-    txt_alloc_install();
-    peer_new(&a, "alpha");
-    peer_new(&b, "beta");
-    trust(&a, &b, NULL);
-    trust(&b, &a, NULL);
+    pair_new(&a, &b);
 
     /* Control: the crafted message with a proper ephemeral key is accepted. */
     link_new(&l, &a, &b);
@@ -1806,9 +1728,7 @@ static void test_low_order_point(void **state)
         link_free(&l);
     }
     net__noise_wipe(&hs);
-    peer_free(&a);
-    peer_free(&b);
-    txt_assert_no_leak();
+    pair_free(&a, &b);
 }
 
 int main(void)
