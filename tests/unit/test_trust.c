@@ -1071,6 +1071,27 @@ static void test_revocation_rotation(void **state)
     fx_done(&f);
 }
 
+/* A2 writes r1..r3 in ga (its seq 2..4; seq 1 is its enrolment) into v; the
+ * hub holds only seq 1 and 2 when A2 is revoked with the cut at 2. */
+static void a2_revoked_after_first(struct fx *f, struct member *hub, struct member *a2,
+                                   const char *ga, struct txn_envs *v)
+{
+    static const size_t first2[] = {0, 1};
+    struct node_ingest_report rep;
+
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+
+        snprintf(id, sizeof(id), "r%d", i + 1);
+        txn_put(a2->s, ga, "case", id, "note", "written by a2");
+    }
+    txn_envs_collect(a2->s, a2->id, v);
+    assert_int_equal(v->n, 4);
+    assert_int_equal(txn_ingest_idx(hub->s, v, first2, 2, &rep), TX_OK);
+    expect_report("A2's first write at the hub", &rep, 2, 0, 0);
+    assert_int_equal(node_district_revoke(f->d, hub->s, a2->id, 2, "stolen"), TX_OK);
+}
+
 /* The revocation and the envelopes it cuts off arrive in one batch, the
  * post-cut ones first: the batch's own revocation already counts. */
 static void test_revocation_same_batch(void **state)
@@ -1081,7 +1102,6 @@ static void test_revocation_same_batch(void **state)
     struct txn_envs v = {0};
     struct node_ingest_report rep;
     struct node_stats before, after;
-    static const size_t first2[] = {0, 1};
     (void)state;
 
     fx_init(&f, "trust-batch");
@@ -1089,17 +1109,7 @@ static void test_revocation_same_batch(void **state)
     member_new(&f, f.d, &b, "office-b", "b", NODE_ROLE_OFFICE, 30);
     member_new(&f, f.d, &a2, "office-a2", "a", NODE_ROLE_OFFICE, 30);
     assert_int_equal(node_scope_general("a", ga), TX_OK);
-    for (int i = 0; i < 3; i++) {
-        char id[8];
-
-        snprintf(id, sizeof(id), "r%d", i + 1);
-        txn_put(a2.s, ga, "case", id, "note", "written by a2");
-    }
-    txn_envs_collect(a2.s, a2.id, &v);
-    assert_int_equal(v.n, 4);
-    assert_int_equal(txn_ingest_idx(hub.s, &v, first2, 2, &rep), TX_OK);
-    expect_report("A2's first write at the hub", &rep, 2, 0, 0);
-    assert_int_equal(node_district_revoke(f.d, hub.s, a2.id, 2, "stolen"), TX_OK);
+    a2_revoked_after_first(&f, &hub, &a2, ga, &v);
     /* B: A2's four envelopes, then the hub's log (enrolment, revocation). */
     txn_envs_collect(hub.s, hub.id, &v);
     assert_int_equal(v.n, 6);
@@ -1496,7 +1506,6 @@ static void test_trust_records_overwritten(void **state)
     struct node_change ch[2];
     struct winner w;
     uint8_t junk[16];
-    static const size_t first2[] = {0, 1};
     (void)state;
 
     fx_init(&f, "trust-overwrite");
@@ -1506,17 +1515,7 @@ static void test_trust_records_overwritten(void **state)
     member_new(&f, f.d, &b, "office-b", "b", NODE_ROLE_OFFICE, 30);
     member_new(&f, f.d, &m, "relay-m", "m", NODE_ROLE_RELAY, 30);
     assert_int_equal(node_scope_general("a", ga), TX_OK);
-    for (int i = 0; i < 3; i++) {
-        char id[8];
-
-        snprintf(id, sizeof(id), "r%d", i + 1);
-        txn_put(a2.s, ga, "case", id, "note", "written by a2");
-    }
-    txn_envs_collect(a2.s, a2.id, &v);
-    assert_int_equal(v.n, 4);
-    assert_int_equal(txn_ingest_idx(hub.s, &v, first2, 2, &rep), TX_OK);
-    expect_report("A2's first write at the hub", &rep, 2, 0, 0);
-    assert_int_equal(node_district_revoke(f.d, hub.s, a2.id, 2, "stolen"), TX_OK);
+    a2_revoked_after_first(&f, &hub, &a2, ga, &v);
     rep = carry(&f, &a, &hub);
     assert_int_equal(rep.rejected, 0);
     rep = carry(&f, &hub, &b);
