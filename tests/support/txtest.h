@@ -7,14 +7,18 @@
 #define TONGXIN_TXTEST_H
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +141,57 @@ static inline int txt_write_all(int fd, const void *buf, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* Fixed-size records a child process writes to a pipe (the kill -9 tests). */
+struct txt_pipe {
+    uint8_t buf[4096];
+    size_t have; /* bytes of an unread record kept between calls */
+};
+
+/* Read records of rsz bytes (at most sizeof(p->buf)) from fd, giving each to
+ * take(rec, ctx), until take returns nonzero (returns 0) or end of file
+ * (returns 1; a partial record left there is dropped: the child died inside
+ * its write). When nothing arrives for timeout_ms the child pid is killed and
+ * the test fails, naming where. */
+static inline int txt_pipe_read(struct txt_pipe *p, int fd, pid_t pid, size_t rsz, int timeout_ms,
+                                const char *where, int (*take)(const void *rec, void *ctx),
+                                void *ctx)
+{
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        ssize_t n;
+        int pr;
+
+        while (p->have >= rsz) {
+            uint8_t rec[sizeof(p->buf)];
+            int stop;
+
+            memcpy(rec, p->buf, rsz);
+            memmove(p->buf, p->buf + rsz, p->have - rsz);
+            p->have -= rsz;
+            if ((stop = take(rec, ctx)))
+                return 0;
+        }
+        pr = poll(&pf, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("child %d sent nothing for %d ms (hang?); %s", (int)pid, timeout_ms, where);
+        }
+        n = read(fd, p->buf + p->have, sizeof(p->buf) - p->have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail_msg("read from the child's pipe: %s", strerror(errno));
+        if (n == 0) {
+            p->have = 0;
+            return 1;
+        }
+        p->have += (size_t)n;
+    }
 }
 
 /* Monotonic milliseconds (timeouts in tests that wait for a child). */

@@ -250,54 +250,36 @@ static void take_ack(struct crash *c, const struct ack *a)
     c->acked_total++;
 }
 
+struct ack_read {
+    struct crash *c;
+    uint64_t want, got;
+};
+
+static int ack_take(const void *rec, void *ctx)
+{
+    struct ack_read *r = ctx;
+    struct ack a;
+
+    memcpy(&a, rec, sizeof(a));
+    take_ack(r->c, &a);
+    r->got++;
+    return r->want && r->got >= r->want;
+}
+
 /* Read acknowledgements from fd. With want > 0, stop once `want` have arrived
  * (*eof = 0) or at end of file (*eof = 1); with want == 0 read to end of file.
  * Partial records left at end of file are ignored: the child died inside its
  * report, and nothing says that write was acknowledged. */
 static uint64_t read_acks(struct crash *c, int fd, pid_t pid, uint64_t want, int *eof)
 {
-    static uint8_t buf[64 * sizeof(struct ack)];
-    static size_t have;
-    uint64_t got = 0;
+    static struct txt_pipe pipe_in;
+    struct ack_read r = {c, want, 0};
+    char where[PATH_MAX + 16];
 
-    *eof = 0;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        ssize_t n;
-        int pr;
-
-        while (have >= sizeof(struct ack)) {
-            struct ack a;
-
-            memcpy(&a, buf, sizeof(a));
-            memmove(buf, buf + sizeof(a), have - sizeof(a));
-            have -= sizeof(a);
-            take_ack(c, &a);
-            got++;
-        }
-        if (want && got >= want)
-            return got;
-        pr = poll(&p, 1, ACK_TIMEOUT_MS);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("child %d sent nothing for %d ms (hang?); store at %s", (int)pid,
-                     ACK_TIMEOUT_MS, c->dir);
-        }
-        n = read(fd, buf + have, sizeof(buf) - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail_msg("read from the child's pipe: %s", strerror(errno));
-        if (n == 0) {
-            have = 0;
-            *eof = 1;
-            return got;
-        }
-        have += (size_t)n;
-    }
+    snprintf(where, sizeof(where), "store at %s", c->dir);
+    *eof =
+        txt_pipe_read(&pipe_in, fd, pid, sizeof(struct ack), ACK_TIMEOUT_MS, where, ack_take, &r);
+    return r.got;
 }
 
 static int count_self(const struct node_origin_info *o, void *ctx)

@@ -351,53 +351,34 @@ static void take_msg(struct ctx *c, const struct msg *m)
     }
 }
 
+struct msg_read {
+    struct ctx *c;
+    uint64_t want, got;
+};
+
+static int msg_take(const void *rec, void *vctx)
+{
+    struct msg_read *r = vctx;
+    struct msg m;
+
+    memcpy(&m, rec, sizeof(m));
+    take_msg(r->c, &m);
+    r->got += m.kind == MSG_DONE;
+    return r->want && r->got >= r->want;
+}
+
 /* Read messages until `want` DONEs arrived (*eof = 0) or end of file (*eof = 1);
  * want == 0: to end of file. A partial message at end of file is ignored (the
  * child died inside write(2), which does not happen for 24 bytes on a pipe). */
 static void read_msgs(struct ctx *c, int fd, pid_t pid, uint64_t want, int *eof)
 {
-    static uint8_t buf[64 * sizeof(struct msg)];
-    static size_t have;
-    uint64_t got = 0;
+    static struct txt_pipe pipe_in;
+    struct msg_read r = {c, want, 0};
+    char where[PATH_MAX + 16];
 
-    *eof = 0;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        ssize_t n;
-        int pr;
-
-        while (have >= sizeof(struct msg)) {
-            struct msg m;
-
-            memcpy(&m, buf, sizeof(m));
-            memmove(buf, buf + sizeof(m), have - sizeof(m));
-            have -= sizeof(m);
-            take_msg(c, &m);
-            got += m.kind == MSG_DONE;
-            if (want && got >= want)
-                return;
-        }
-        pr = poll(&p, 1, ACK_TIMEOUT_MS);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            fail_msg("child %d sent nothing for %d ms (hang?); target at %s", (int)pid,
-                     ACK_TIMEOUT_MS, c->dir);
-        }
-        n = read(fd, buf + have, sizeof(buf) - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail_msg("read from the child's pipe: %s", strerror(errno));
-        if (n == 0) {
-            have = 0;
-            *eof = 1;
-            return;
-        }
-        have += (size_t)n;
-    }
+    snprintf(where, sizeof(where), "target at %s", c->dir);
+    *eof =
+        txt_pipe_read(&pipe_in, fd, pid, sizeof(struct msg), ACK_TIMEOUT_MS, where, msg_take, &r);
 }
 
 struct log_check {
