@@ -235,9 +235,12 @@ int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate 
     }
     /* The clock never goes below this node's own last envelope, even when
      * another process wrote since we last looked. */
-    if (s->have_sk && node__origin_get(s, txn, s->pk, 0, &own) == TX_OK &&
-        own.head_hlc > s->hlc.last)
-        s->hlc.last = own.head_hlc;
+    if (s->have_sk && node__origin_get(s, txn, s->pk, 0, &own) == TX_OK) {
+        ts->own = own; /* node_write starts from it: read once per transaction */
+        ts->own_ok = 1;
+        if (own.head_hlc > s->hlc.last)
+            s->hlc.last = own.head_hlc;
+    }
     return TX_OK;
 }
 

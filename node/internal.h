@@ -239,6 +239,9 @@ struct node__txstate {
      * fills pages instead of splitting them in half. */
     uint8_t log_last[12];
     int log_last_ok;
+    /* this node's own origin row as loaded (head from the log), when it has one */
+    struct origin_row own;
+    int own_ok;
 };
 int node__txstate_load(struct node_store *s, MDB_txn *txn, struct node__txstate *ts);
 /* The arrival number the next appended envelope gets. */

@@ -200,7 +200,11 @@ static int write_fn(struct node_store *s, MDB_txn *txn, void *vctx)
 
     if (!rc)
         return TX_ENOMEM;
-    if ((err = node__txstate_load(s, txn, &ts)) || (err = node__origin_get(s, txn, s->pk, 1, &o)))
+    if ((err = node__txstate_load(s, txn, &ts)))
+        goto out;
+    if (ts.own_ok)
+        o = ts.own;
+    else if ((err = node__origin_get(s, txn, s->pk, 1, &o)))
         goto out;
     if (o.flags & (NODE_ORIGIN_FROZEN | NODE_ORIGIN_REVOKED)) {
         err = o.flags & NODE_ORIGIN_FROZEN ? TX_EFROZEN : TX_EREVOKED;
