@@ -165,25 +165,7 @@ int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch
     tx_mpw_init(&w, CLI_CONTROL_MAX);
     tx_mpw_array(&w, 4);
     tx_mpw_str(&w, "put", 3);
-    tx_mpw_str(&w, scope, strlen(scope));
-    tx_mpw_array(&w, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        const struct crdt_value *v = &ch[i].value;
-
-        tx_mpw_array(&w, 5);
-        tx_mpw_str(&w, ch[i].type, strlen(ch[i].type));
-        tx_mpw_str(&w, ch[i].id, strlen(ch[i].id));
-        tx_mpw_str(&w, ch[i].field, strlen(ch[i].field));
-        tx_mpw_uint(&w, (uint64_t)ch[i].code);
-        switch (v->type) {
-        case CRDT_NIL: tx_mpw_nil(&w); break;
-        case CRDT_BOOL: tx_mpw_bool(&w, v->i != 0); break;
-        case CRDT_INT: tx_mpw_int(&w, v->i); break;
-        case CRDT_STR: tx_mpw_str(&w, v->s, v->len); break;
-        default: tx_mpw_bin(&w, v->s, v->len); break;
-        }
-    }
-    tx_mpw_bool(&w, raw);
+    cli_put_encode(&w, scope, ch, n, raw);
     if ((err = ctl_roundtrip(fd, &w, &resp, &r, &code)))
         return err == TX_ENOTFOUND ? TX_EIO : err;
     if (code == 0 && res &&
@@ -192,4 +174,110 @@ int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch
         code = TX_EPROTO;
     free(resp);
     return (int)code;
+}
+
+void cli_put_encode(struct tx_mpw *w, const char *scope, const struct node_change *ch, size_t n,
+                    int raw)
+{
+    tx_mpw_str(w, scope, strlen(scope));
+    tx_mpw_array(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const struct crdt_value *v = &ch[i].value;
+
+        tx_mpw_array(w, 5);
+        tx_mpw_str(w, ch[i].type, strlen(ch[i].type));
+        tx_mpw_str(w, ch[i].id, strlen(ch[i].id));
+        tx_mpw_str(w, ch[i].field, strlen(ch[i].field));
+        tx_mpw_uint(w, (uint64_t)ch[i].code);
+        switch (v->type) {
+        case CRDT_NIL: tx_mpw_nil(w); break;
+        case CRDT_BOOL: tx_mpw_bool(w, v->i != 0); break;
+        case CRDT_INT: tx_mpw_int(w, v->i); break;
+        case CRDT_STR: tx_mpw_str(w, v->s, v->len); break;
+        default: tx_mpw_bin(w, v->s, v->len); break;
+        }
+    }
+    tx_mpw_bool(w, raw);
+}
+
+void cli_put_release(struct cli_put_req *q)
+{
+    free(q->ch);
+    free(q->strs);
+    q->ch = NULL;
+    q->strs = NULL;
+    q->n = 0;
+}
+
+static int put_value(struct tx_mpr *r, struct crdt_value *v)
+{
+    const uint8_t *b;
+    int bv;
+
+    switch (tx_mpr_peek(r)) {
+    case TX_MP_NIL: v->type = CRDT_NIL; return tx_mpr_nil(r);
+    case TX_MP_BOOL:
+        v->type = CRDT_BOOL;
+        if (tx_mpr_bool(r, &bv))
+            return TX_EPROTO;
+        v->i = bv;
+        return TX_OK;
+    case TX_MP_UINT:
+    case TX_MP_INT: v->type = CRDT_INT; return tx_mpr_int(r, &v->i);
+    case TX_MP_STR: v->type = CRDT_STR; return tx_mpr_str(r, &v->s, &v->len, CRDT_MAX_STR);
+    case TX_MP_BIN:
+        v->type = CRDT_BIN;
+        if (tx_mpr_bin(r, &b, &v->len, CRDT_MAX_STR))
+            return TX_EPROTO;
+        v->s = (const char *)b;
+        return TX_OK;
+    default: return TX_EPROTO;
+    }
+}
+
+int cli_put_decode(struct tx_mpr *r, struct cli_put_req *q)
+{
+    const char *sc;
+    uint32_t sl;
+
+    memset(q, 0, sizeof(*q));
+    if (tx_mpr_str(r, &sc, &sl, CRDT_MAX_SCOPE) || tx_mpr_array(r, &q->n, CRDT_MAX_OPS) || !q->n)
+        return TX_EPROTO;
+    memcpy(q->scope, sc, sl);
+    q->scope[sl] = '\0';
+    q->ch = calloc(q->n, sizeof(*q->ch));
+    q->strs = calloc(q->n, sizeof(*q->strs));
+    if (!q->ch || !q->strs) {
+        cli_put_release(q);
+        return TX_ENOMEM;
+    }
+    for (uint32_t i = 0; i < q->n; i++) {
+        static const uint32_t lim[3] = {CRDT_MAX_TYPE, CRDT_MAX_ID, CRDT_MAX_FIELD};
+        uint64_t code;
+
+        if (tx_mpr_array_n(r, 5))
+            goto bad;
+        for (int k = 0; k < 3; k++) {
+            const char *s;
+            uint32_t l;
+
+            if (tx_mpr_str(r, &s, &l, lim[k]))
+                goto bad;
+            memcpy(q->strs[i][k], s, l);
+            q->strs[i][k][l] = '\0';
+        }
+        if (tx_mpr_uint(r, &code) || code > 255 || put_value(r, &q->ch[i].value))
+            goto bad;
+        q->ch[i].type = q->strs[i][0];
+        q->ch[i].id = q->strs[i][1];
+        q->ch[i].field = q->strs[i][2];
+        q->ch[i].code = (int)code;
+    }
+    /* raw: optional (older clients), and nothing after it */
+    if ((tx_mpr_left(r) && tx_mpr_bool(r, &q->raw)) || tx_mpr_done(r))
+        goto bad;
+    return TX_OK;
+bad:
+    cli_put_release(q);
+    return TX_EPROTO;
 }

@@ -28,4 +28,23 @@ int cli_ctl_simple(const char *dir, const char *const *words, size_t n, char **t
 int cli_ctl_put(const char *dir, const char *scope, const struct node_change *ch, size_t n, int raw,
                 struct node_write_result *res, int *handled);
 
+/* A put request's arguments, as the daemon decodes them from its socket
+ * (bytes from any local process: untrusted; fuzz_control). */
+struct cli_put_req {
+    char scope[CRDT_MAX_SCOPE + 1];
+    uint32_t n;                       /* 1 to CRDT_MAX_OPS changes */
+    struct node_change *ch;           /* owned; values borrow from the request bytes */
+    char (*strs)[3][CRDT_MAX_ID + 1]; /* owned: type, id, field of each change */
+    int raw;
+};
+/* Append the arguments after "put" to w: scope, [[type, id, field, code,
+ * value]...], raw. */
+void cli_put_encode(struct tx_mpw *w, const char *scope, const struct node_change *ch, size_t n,
+                    int raw);
+/* Decode those arguments from r (every one read, nothing after them): TX_OK,
+ * TX_EPROTO (malformed, over a limit), TX_ENOMEM. q is released on error and
+ * must be released with cli_put_release after success. */
+int cli_put_decode(struct tx_mpr *r, struct cli_put_req *q);
+void cli_put_release(struct cli_put_req *q);
+
 #endif

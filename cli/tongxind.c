@@ -443,100 +443,28 @@ static int peers_list_cb(const struct net_peer_info *p, void *ctx)
 static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
 {
     struct daemon *d = c->d;
-    const char *sc;
-    uint32_t sl, n;
-    char scope[CRDT_MAX_SCOPE + 1];
-    char(*strs)[3][CRDT_MAX_ID + 1] = NULL;
-    struct node_change *ch = NULL;
+    struct cli_put_req q;
     struct node_write_result res;
     struct tx_mpw w;
-    int err = TX_EPROTO;
+    char why[512];
+    int err = cli_put_decode(r, &q);
 
-    if (tx_mpr_str(r, &sc, &sl, CRDT_MAX_SCOPE) || tx_mpr_array(r, &n, CRDT_MAX_OPS) || !n)
-        goto out;
-    memcpy(scope, sc, sl);
-    scope[sl] = '\0';
-    ch = calloc(n, sizeof(*ch));
-    strs = calloc(n, sizeof(*strs));
-    if (!ch || !strs) {
-        err = TX_ENOMEM;
-        goto out;
+    if (err) {
+        reply_code(c, err, err == TX_EPROTO ? "malformed request" : tx_strerror(err));
+        return;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const char *s[3];
-        uint32_t l[3], lim[3] = {CRDT_MAX_TYPE, CRDT_MAX_ID, CRDT_MAX_FIELD};
-        uint64_t code;
-        const uint8_t *b;
-
-        if (tx_mpr_array_n(r, 5))
-            goto out;
-        for (int k = 0; k < 3; k++) {
-            if (tx_mpr_str(r, &s[k], &l[k], lim[k]))
-                goto out;
-            memcpy(strs[i][k], s[k], l[k]);
-            strs[i][k][l[k]] = '\0';
-        }
-        if (tx_mpr_uint(r, &code) || code > 255)
-            goto out;
-        ch[i].type = strs[i][0];
-        ch[i].id = strs[i][1];
-        ch[i].field = strs[i][2];
-        ch[i].code = (int)code;
-        switch (tx_mpr_peek(r)) {
-        case TX_MP_NIL:
-            tx_mpr_nil(r);
-            ch[i].value.type = CRDT_NIL;
-            break;
-        case TX_MP_BOOL: {
-            int bv;
-
-            tx_mpr_bool(r, &bv);
-            ch[i].value.type = CRDT_BOOL;
-            ch[i].value.i = bv;
-            break;
-        }
-        case TX_MP_UINT:
-        case TX_MP_INT:
-            if (tx_mpr_int(r, &ch[i].value.i))
-                goto out;
-            ch[i].value.type = CRDT_INT;
-            break;
-        case TX_MP_STR:
-            if (tx_mpr_str(r, &ch[i].value.s, &ch[i].value.len, CRDT_MAX_STR))
-                goto out;
-            ch[i].value.type = CRDT_STR;
-            break;
-        case TX_MP_BIN:
-            if (tx_mpr_bin(r, &b, &ch[i].value.len, CRDT_MAX_STR))
-                goto out;
-            ch[i].value.s = (const char *)b;
-            ch[i].value.type = CRDT_BIN;
-            break;
-        default: goto out;
-        }
+    if (!q.raw && (node_schema_check(q.ch, q.n, why, sizeof(why)) ||
+                   node_schema_check_scope(q.ch, q.n, q.scope, why, sizeof(why)))) {
+        cli_put_release(&q);
+        reply_code(c, TX_ESCHEMA, why);
+        return;
     }
-    {
-        int raw = 0;
-        char why[512];
-
-        if (tx_mpr_left(r) && tx_mpr_bool(r, &raw))
-            goto out;
-        if (tx_mpr_done(r))
-            goto out;
-        if (!raw && (node_schema_check(ch, n, why, sizeof(why)) ||
-                     node_schema_check_scope(ch, n, scope, why, sizeof(why)))) {
-            free(ch);
-            free(strs);
-            reply_code(c, TX_ESCHEMA, why);
-            return;
-        }
-    }
-    err = node_write(d->st, scope, ch, n, &res);
+    err = node_write(d->st, q.scope, q.ch, q.n, &res);
     if (!err) {
         char hex[NODE_SHORT_ID + 1];
 
         node_hex(res.origin, NODE_SHORT_ID / 2, hex);
-        dlog(3, "write: %s#%llu in %s", hex, (unsigned long long)res.seq, scope);
+        dlog(3, "write: %s#%llu in %s", hex, (unsigned long long)res.seq, q.scope);
         net_uv_local_write(d->net);
         tx_mpw_init(&w, 1024);
         tx_mpw_array(&w, 2);
@@ -546,9 +474,7 @@ static void ctl_put(struct ctlconn *c, struct tx_mpr *r)
         tx_mpw_uint(&w, res.seq);
         ctl_reply(c, &w);
     }
-out:
-    free(ch);
-    free(strs);
+    cli_put_release(&q);
     if (err)
         reply_code(c, err, tx_strerror(err));
 }
