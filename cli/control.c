@@ -182,20 +182,12 @@ void cli_put_encode(struct tx_mpw *w, const char *scope, const struct node_chang
     tx_mpw_str(w, scope, strlen(scope));
     tx_mpw_array(w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        const struct crdt_value *v = &ch[i].value;
-
         tx_mpw_array(w, 5);
         tx_mpw_str(w, ch[i].type, strlen(ch[i].type));
         tx_mpw_str(w, ch[i].id, strlen(ch[i].id));
         tx_mpw_str(w, ch[i].field, strlen(ch[i].field));
         tx_mpw_uint(w, (uint64_t)ch[i].code);
-        switch (v->type) {
-        case CRDT_NIL: tx_mpw_nil(w); break;
-        case CRDT_BOOL: tx_mpw_bool(w, v->i != 0); break;
-        case CRDT_INT: tx_mpw_int(w, v->i); break;
-        case CRDT_STR: tx_mpw_str(w, v->s, v->len); break;
-        default: tx_mpw_bin(w, v->s, v->len); break;
-        }
+        crdt_value_encode(&ch[i].value, w);
     }
     tx_mpw_bool(w, raw);
 }
@@ -207,32 +199,6 @@ void cli_put_release(struct cli_put_req *q)
     q->ch = NULL;
     q->strs = NULL;
     q->n = 0;
-}
-
-static int put_value(struct tx_mpr *r, struct crdt_value *v)
-{
-    const uint8_t *b;
-    int bv;
-
-    switch (tx_mpr_peek(r)) {
-    case TX_MP_NIL: v->type = CRDT_NIL; return tx_mpr_nil(r);
-    case TX_MP_BOOL:
-        v->type = CRDT_BOOL;
-        if (tx_mpr_bool(r, &bv))
-            return TX_EPROTO;
-        v->i = bv;
-        return TX_OK;
-    case TX_MP_UINT:
-    case TX_MP_INT: v->type = CRDT_INT; return tx_mpr_int(r, &v->i);
-    case TX_MP_STR: v->type = CRDT_STR; return tx_mpr_str(r, &v->s, &v->len, CRDT_MAX_STR);
-    case TX_MP_BIN:
-        v->type = CRDT_BIN;
-        if (tx_mpr_bin(r, &b, &v->len, CRDT_MAX_STR))
-            return TX_EPROTO;
-        v->s = (const char *)b;
-        return TX_OK;
-    default: return TX_EPROTO;
-    }
 }
 
 int cli_put_decode(struct tx_mpr *r, struct cli_put_req *q)
@@ -266,7 +232,7 @@ int cli_put_decode(struct tx_mpr *r, struct cli_put_req *q)
             memcpy(q->strs[i][k], s, l);
             q->strs[i][k][l] = '\0';
         }
-        if (tx_mpr_uint(r, &code) || code > 255 || put_value(r, &q->ch[i].value))
+        if (tx_mpr_uint(r, &code) || code > 255 || crdt_value_decode(r, &q->ch[i].value))
             goto bad;
         q->ch[i].type = q->strs[i][0];
         q->ch[i].id = q->strs[i][1];

@@ -184,7 +184,7 @@ int crdt_op_check(const struct crdt_op *op)
 
 /* ---- value and dot codecs (shared with record.c) ---- */
 
-void tx__value_encode(const struct crdt_value *v, struct tx_mpw *w)
+void crdt_value_encode(const struct crdt_value *v, struct tx_mpw *w)
 {
     switch (v->type) {
     case CRDT_NIL: tx_mpw_nil(w); break;
@@ -198,7 +198,7 @@ void tx__value_encode(const struct crdt_value *v, struct tx_mpw *w)
     }
 }
 
-int tx__value_decode(struct tx_mpr *r, struct crdt_value *v)
+int crdt_value_decode(struct tx_mpr *r, struct crdt_value *v)
 {
     int t = tx_mpr_peek(r);
     int b;
@@ -263,7 +263,7 @@ int crdt_body_encode(const struct crdt_body *b, struct tx_mpw *w)
         tx_mpw_str(w, op->id, op->id_len);
         tx_mpw_str(w, op->field, op->field_len);
         tx_mpw_uint(w, op->code);
-        tx__value_encode(&op->value, w);
+        crdt_value_encode(&op->value, w);
         tx_mpw_array(w, op->nsup);
         for (uint32_t k = 0; k < op->nsup; k++)
             tx__dot_encode(&op->sup[k], w);
@@ -281,7 +281,7 @@ static int op_decode(struct tx_mpr *r, struct crdt_op *op)
         (err = tx_mpr_str(r, &op->type, &op->type_len, CRDT_MAX_TYPE)) ||
         (err = tx_mpr_str(r, &op->id, &op->id_len, CRDT_MAX_ID)) ||
         (err = tx_mpr_str(r, &op->field, &op->field_len, CRDT_MAX_FIELD)) ||
-        (err = tx_mpr_uint(r, &code)) || (err = tx__value_decode(r, &op->value)) ||
+        (err = tx_mpr_uint(r, &code)) || (err = crdt_value_decode(r, &op->value)) ||
         (err = tx_mpr_array(r, &nsup, CRDT_MAX_SUP)))
         return err;
     if (code > 255)

@@ -361,6 +361,13 @@ int crdt_body_encode(const struct crdt_body *b, struct tx_mpw *w);
 /* Decode a body from buf. On success the ops borrow strings from buf, which must
  * outlive b; release with crdt_body_release whatever the result. */
 int crdt_body_decode(struct crdt_body *b, const void *buf, size_t len);
+/* One value as bodies and records carry it: nil, bool, int, str or bin (the
+ * msgpack type is the value's type). Encode appends to w (an unknown type sets
+ * w's error to TX_EINVAL). Decode reads one from r; strings and bins borrow
+ * from r's buffer and are at most CRDT_MAX_STR bytes; TX_ETYPE for another
+ * msgpack type, or the reader's error. */
+void crdt_value_encode(const struct crdt_value *v, struct tx_mpw *w);
+int crdt_value_decode(struct tx_mpr *r, struct crdt_value *v);
 void crdt_body_release(struct crdt_body *b);
 
 /* ------------------------------------------------------------------------ */

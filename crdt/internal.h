@@ -5,8 +5,6 @@
 #include "crdt.h"
 
 int tx__utf8_check(const char *s, size_t n, int allow_newline);
-void tx__value_encode(const struct crdt_value *v, struct tx_mpw *w);
-int tx__value_decode(struct tx_mpr *r, struct crdt_value *v);
 void tx__dot_encode(const struct crdt_dot *d, struct tx_mpw *w);
 int tx__dot_decode(struct tx_mpr *r, struct crdt_dot *d);
 

@@ -387,7 +387,7 @@ int crdt_record_encode(const struct crdt_record *r, struct tx_mpw *w)
                 tx_mpw_array(w, 3);
                 tx__dot_encode(&f->u.lww.e[k].dot, w);
                 tx_mpw_uint(w, f->u.lww.e[k].hlc);
-                tx__value_encode(&f->u.lww.e[k].v, w);
+                crdt_value_encode(&f->u.lww.e[k].v, w);
             }
             break;
         case CRDT_COUNTER: tx_mpw_int(w, f->u.counter); break;
@@ -440,7 +440,7 @@ static int field_decode(struct tx_mpr *r, struct crdt_field *f)
             struct crdt_value v;
 
             if ((err = tx_mpr_array_n(r, 3)) || (err = tx__dot_decode(r, &e->dot)) ||
-                (err = tx_mpr_uint(r, &e->hlc)) || (err = tx__value_decode(r, &v)))
+                (err = tx_mpr_uint(r, &e->hlc)) || (err = crdt_value_decode(r, &v)))
                 return err;
             if ((err = value_copy(&e->v, &v)))
                 return err;
